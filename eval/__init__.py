@@ -1,0 +1,1 @@
+"""Evaluation: metrics, public benchmark readers and evaluation suites for seedrag."""

@@ -1,0 +1,173 @@
+"""Incremental build: find files → diff by content hash → load → chunk → embed (batched) → one atomic write."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.chunking import check_chunk_settings, chunk_document
+from index.documents import SUPPORTED_SUFFIXES, Document, content_hash, load_document
+from index.embedding import Embedder
+from index.errors import ConfigError, DocumentError, IndexMismatchError
+from index.manifest import Manifest
+from index.stores.base import Store, StoredDocument
+
+Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
+EMBED_BATCH = 64
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    skipped: tuple[Skipped, ...] = field(default=())
+
+    def counts(self) -> dict[str, int]:
+        """The `seedrag index --json` object."""
+        return {"added": self.added, "updated": self.updated, "removed": self.removed,
+                "unchanged": self.unchanged, "chunks": self.chunks}
+
+
+def source_name(path: Path, root: Path) -> str:
+    """The name a file is indexed under: relative to `root` when inside it, else absolute."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped]]:
+    """Supported files under `paths` (recursively, hidden files skipped), and files skipped by type."""
+    files: list[Path] = []
+    skipped: list[Skipped] = []
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise ConfigError(f"{p} does not exist. Give a file or folder of documents, e.g. seedrag index seeds/")
+        candidates = [p] if p.is_file() else sorted(
+            f for f in p.rglob("*") if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+        )
+        for f in candidates:
+            if f.suffix.lower() in SUPPORTED_SUFFIXES:
+                files.append(f)
+            elif p.is_file():
+                skipped.append(Skipped(str(f), f"unsupported file type {f.suffix or '(none)'!r}; "
+                                                f"supported: {', '.join(SUPPORTED_SUFFIXES)}"))
+    return sorted(set(files)), skipped
+
+
+def build_index(
+    paths: Sequence[str | Path],
+    store: Store,
+    embedder: Embedder,
+    *,
+    chunk_tokens: int = 200,
+    chunk_overlap: int = 40,
+    root: Path | None = None,
+    rebuild: bool = False,
+    prune: bool = True,
+    progress: Progress | None = None,
+    extra: dict[str, Any] | None = None,
+) -> BuildReport:
+    """Bring `store` up to date with the files under `paths`; embed only new or changed files.
+
+    Files indexed before from under `paths` that are gone are removed (`prune`). A file that cannot be
+    read is skipped with its reason, and its previously indexed version, if any, is kept.
+    """
+    started = time.perf_counter()
+    check_chunk_settings(chunk_tokens, chunk_overlap)
+    root = root or Path.cwd()
+    files, skipped = discover(paths)
+    old = store.manifest()
+    if old is not None and not rebuild:
+        old.check_compatible(embedder.name)
+        if (old.chunk_tokens, old.chunk_overlap) != (chunk_tokens, chunk_overlap):
+            raise IndexMismatchError(
+                f"The index was chunked with chunk_tokens={old.chunk_tokens}, chunk_overlap={old.chunk_overlap}; "
+                f"the settings now say {chunk_tokens}/{chunk_overlap}. Rebuild: seedrag index --rebuild"
+            )
+    known = {} if old is None or rebuild else dict(old.files)
+
+    docs: list[tuple[Document, bool]] = []  # (document, is_new)
+    seen: set[str] = set()
+    unchanged = 0
+    for f in files:
+        source = source_name(f, root)
+        seen.add(source)
+        try:
+            data = f.read_bytes()
+        except OSError as exc:
+            skipped.append(Skipped(source, f"cannot read the file: {exc.strerror or exc}"))
+            continue
+        if known.get(source) == content_hash(data):
+            unchanged += 1
+            continue
+        try:
+            docs.append((load_document(f, source), source not in known))
+        except DocumentError as exc:
+            skipped.append(Skipped(source, str(exc)))
+
+    scopes = [source_name(Path(p), root) for p in paths]
+    removals = [s for s in known if s not in seen and _under(s, scopes)] if prune else []
+    if rebuild and old is not None:
+        removals = [s for s in old.files if s not in {d.source for d, _ in docs}]
+
+    upserts = _embed(docs, embedder, chunk_tokens, chunk_overlap, progress)
+    embedded = sum(len(u.chunks) for u in upserts)
+    if upserts or removals or old is None or rebuild:
+        manifest = Manifest(
+            embedding_model=embedder.name, dimension=embedder.dimension, chunk_tokens=chunk_tokens,
+            chunk_overlap=chunk_overlap, extra={**(old.extra if old else {}), **(extra or {})},
+        )
+        store.apply(upserts, removals, manifest)
+    added = sum(1 for _, new in docs if new)
+    return BuildReport(
+        added=added,
+        updated=len(docs) - added,
+        removed=len(removals),
+        unchanged=unchanged,
+        chunks=store.chunk_count(),
+        embedded=embedded,
+        seconds=time.perf_counter() - started,
+        skipped=tuple(skipped),
+    )
+
+
+def _under(source: str, scopes: list[str]) -> bool:
+    return any(source == s or source.startswith(s.rstrip("/") + "/") or s in ("", ".") for s in scopes)
+
+
+def _embed(
+    docs: list[tuple[Document, bool]], embedder: Embedder, size: int, overlap: int, progress: Progress | None
+) -> list[StoredDocument]:
+    chunked = [(d, chunk_document(d, size, overlap, embedder.fits)) for d, _ in docs]
+    texts = [c.text for _, chunks in chunked for c in chunks]
+    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32) if texts else None
+    for at in range(0, len(texts), EMBED_BATCH):
+        batch = texts[at:at + EMBED_BATCH]
+        vectors[at:at + len(batch)] = embedder.embed_documents(batch)  # type: ignore[index]
+        if progress:
+            progress(at + len(batch), len(texts))
+    out, at = [], 0
+    for d, chunks in chunked:
+        block = vectors[at:at + len(chunks)] if vectors is not None else np.zeros((0, embedder.dimension))
+        out.append(StoredDocument(d, tuple(chunks), block))
+        at += len(chunks)
+    return out

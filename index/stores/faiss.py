@@ -1,0 +1,231 @@
+"""The embedded default store: a folder of plain files plus a FAISS inner-product index.
+
+Layout of the index folder::
+
+    CURRENT              names the live generation, replaced atomically (os.replace)
+    gen-000007/          manifest.json, documents.jsonl, chunks.jsonl, vectors.faiss
+    .lock                taken by writers, so two builds never interleave
+
+A write builds a complete new generation beside the live one and then switches `CURRENT`, so a
+build killed half-way leaves the previous index loadable. Readers in other processes notice the
+switch on `refresh()`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.chunking import Chunk
+from index.documents import Document
+from index.errors import IndexMismatchError, IndexNotFoundError, StoreError
+from index.lexical import BM25
+from index.manifest import Manifest
+from index.stores.base import StoredDocument
+
+
+class FaissStore:
+    """Documents, chunks and vectors in a folder; everything is held in memory once loaded."""
+
+    def __init__(self, path: str | os.PathLike[str], create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not (self.path / "CURRENT").exists():
+            raise IndexNotFoundError(
+                f"No index at {self.path}. Build one first: seedrag index seeds/ --index-dir {self.path}"
+            )
+        self._lock = threading.RLock()
+        self._generation: str | None = None
+        self._load()
+
+    # ---- reading -------------------------------------------------------------------------------
+    def _current(self) -> str | None:
+        try:
+            return (self.path / "CURRENT").read_text().strip() or None
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"Cannot read the index at {self.path}: {exc}") from exc
+
+    def _load(self) -> None:
+        with self._lock:
+            generation = self._current()
+            self._generation = generation
+            self._manifest: Manifest | None = None
+            self._docs: dict[str, Document] = {}
+            self._chunks: list[Chunk] = []
+            self._index: Any = None
+            self._bm25: BM25 | None = None
+            if generation is None:
+                return
+            folder = self.path / generation
+            try:
+                manifest = json.loads((folder / "manifest.json").read_text())
+                self._manifest = Manifest.from_json(manifest)
+                self._docs = {d.source: d for d in map(_doc_from_json, _read_jsonl(folder / "documents.jsonl"))}
+                self._chunks = [self._chunk_from_json(c) for c in _read_jsonl(folder / "chunks.jsonl")]
+                import faiss
+
+                self._index = faiss.read_index(str(folder / "vectors.faiss"))
+            except IndexMismatchError:
+                raise
+            except (OSError, ValueError, KeyError, RuntimeError) as exc:
+                raise StoreError(
+                    f"The index at {self.path} ({generation}) is damaged: {exc}. "
+                    "Rebuild it: seedrag index --rebuild"
+                ) from exc
+            if self._index.ntotal != len(self._chunks):
+                raise StoreError(f"The index at {self.path} is inconsistent; rebuild it: seedrag index --rebuild")
+
+    def _chunk_from_json(self, c: dict[str, Any]) -> Chunk:
+        doc = self._docs[c["source"]]
+        return Chunk(c["id"], c["source"], doc.text[c["start"]:c["end"]], c["start"], c["end"], c.get("page"))
+
+    def refresh(self) -> bool:
+        if self._current() != self._generation:
+            self._load()
+            return True
+        return False
+
+    def manifest(self) -> Manifest | None:
+        return self._manifest
+
+    def document(self, source: str) -> Document | None:
+        return self._docs.get(source)
+
+    def sources(self) -> list[str]:
+        return sorted(self._docs)
+
+    def chunk_count(self) -> int:
+        return len(self._chunks)
+
+    def search_dense(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
+        with self._lock:
+            if not self._chunks or k <= 0:
+                return []
+            query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
+            if query.shape[1] != self._index.d:
+                raise IndexMismatchError(
+                    f"Query vectors have {query.shape[1]} dimensions, the index {self._index.d}. "
+                    "Re-index with the current model: seedrag index --rebuild"
+                )
+            scores, ids = self._index.search(query, min(k, len(self._chunks)))
+            return [(self._chunks[i], float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def search_lexical(self, query: str, k: int) -> list[tuple[Chunk, float]]:
+        with self._lock:
+            if self._bm25 is None:
+                self._bm25 = BM25([c.text for c in self._chunks])
+            positions, scores = self._bm25.search(query, k)
+            return [(self._chunks[i], float(s)) for i, s in zip(positions, scores, strict=True)]
+
+    def lexical_model(self) -> BM25:
+        """The BM25 model (for idf look-ups by the answer extractor)."""
+        with self._lock:
+            if self._bm25 is None:
+                self._bm25 = BM25([c.text for c in self._chunks])
+            return self._bm25
+
+    # ---- writing -------------------------------------------------------------------------------
+    def apply(self, upserts: Sequence[StoredDocument], removals: Sequence[str], manifest: Manifest) -> None:
+        import faiss
+
+        with self._writer():
+            self.refresh()  # another process may have written since we loaded
+            replaced = set(removals) | {u.document.source for u in upserts}
+            keep = [i for i, c in enumerate(self._chunks) if c.source not in replaced]
+            old = self._index.reconstruct_batch(np.asarray(keep, dtype=np.int64)) if keep else None
+            docs = {s: d for s, d in self._docs.items() if s not in replaced}
+            chunks = [self._chunks[i] for i in keep]
+            blocks = [old] if old is not None else []
+            for u in upserts:
+                if len(u.chunks) != len(u.vectors):
+                    raise StoreError(f"{u.document.source}: {len(u.chunks)} chunks but {len(u.vectors)} vectors")
+                docs[u.document.source] = u.document
+                chunks.extend(u.chunks)
+                if len(u.chunks):
+                    blocks.append(np.asarray(u.vectors, dtype=np.float32))
+            vectors = np.vstack(blocks) if blocks else np.zeros((0, manifest.dimension), dtype=np.float32)
+            if vectors.shape[1] != manifest.dimension:
+                raise IndexMismatchError(
+                    f"Vectors have {vectors.shape[1]} dimensions, the manifest says {manifest.dimension}. "
+                    "Re-index: seedrag index --rebuild"
+                )
+            index = faiss.IndexFlatIP(manifest.dimension)
+            index.add(np.ascontiguousarray(vectors))
+            manifest = Manifest(**{**manifest.to_json(), "files": {s: d.content_hash for s, d in docs.items()}})
+            self._write_generation(manifest, docs, chunks, index)
+        self._load()
+
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path / ".lock", "w")  # noqa: SIM115 - held for the whole write
+        except OSError as exc:
+            raise StoreError(f"Cannot write the index at {self.path}: {exc}") from exc
+        with handle, self._lock:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def _write_generation(
+        self, manifest: Manifest, docs: dict[str, Document], chunks: list[Chunk], index: Any
+    ) -> None:
+        import faiss
+
+        number = 1 + max((int(p.name[4:]) for p in self.path.glob("gen-*") if p.name[4:].isdigit()), default=0)
+        name = f"gen-{number:06d}"
+        staging = self.path / f".{name}.tmp"
+        try:
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir()
+            _write_jsonl(staging / "documents.jsonl", (_doc_to_json(d) for d in docs.values()))
+            _write_jsonl(staging / "chunks.jsonl", (
+                {"id": c.id, "source": c.source, "start": c.start, "end": c.end, "page": c.page} for c in chunks
+            ))
+            faiss.write_index(index, str(staging / "vectors.faiss"))
+            _write_text(staging / "manifest.json", json.dumps(manifest.to_json(), indent=1, sort_keys=True))
+            staging.rename(self.path / name)
+            _write_text(self.path / "CURRENT.tmp", name)
+            os.replace(self.path / "CURRENT.tmp", self.path / "CURRENT")
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise StoreError(f"Cannot write the index at {self.path}: {exc}. The previous index is intact.") from exc
+        # keep the previous generation for readers that are still loading it; drop older ones
+        for old in sorted(self.path.glob("gen-*"))[:-2]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_jsonl(path: Path, rows: Any) -> None:
+    _write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _doc_to_json(d: Document) -> dict[str, Any]:
+    return {"source": d.source, "text": d.text, "content_hash": d.content_hash, "title": d.title,
+            "pages": list(d.pages)}
+
+
+def _doc_from_json(d: dict[str, Any]) -> Document:
+    return Document(d["source"], d["text"], d["content_hash"], d.get("title", ""), tuple(d.get("pages", ())))
