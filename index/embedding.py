@@ -76,7 +76,10 @@ class SentenceTransformerEmbedder:
 
     def _load(self) -> Any:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.set_verbosity_error()  # no "Loading weights" bars or length warnings on every load
+        hf_logging.disable_progress_bar()
         path = resolve_model_path(self.name)
         try:
             return SentenceTransformer(path, device=self.device, local_files_only=True)

@@ -1,0 +1,214 @@
+"""The RAG object: open or build an index, retrieve, answer with verified citations."""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from index.build import BuildReport, Progress, build_index
+from index.documents import Document
+from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.errors import ConfigError, IndexNotFoundError
+from index.stores import Store, open_store
+from rag.citations import Citation, verified
+from rag.extract import Candidate, candidates
+from rag.refusal import REFUSAL_TEXT, default_threshold, should_refuse
+from rag.retrieve import Hit, Retriever
+from rag.settings import Settings
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer. `text` carries [n] markers that refer to `citations` (n = 1, 2, ...)."""
+
+    question: str
+    text: str
+    refused: bool
+    citations: tuple[Citation, ...]
+    passages: tuple[Hit, ...]
+    support: float | None = None          # evidence score of the answer (compared with the threshold)
+    threshold: float | None = None
+    mode: str = "extractive"
+    standalone_question: str | None = None  # the question actually searched (follow-ups rewritten)
+    dropped_citations: int = 0            # citations that failed verification and were removed
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON of `seedrag ask --json` and `POST /api/v1/ask`."""
+        return {
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [c.to_json() for c in self.citations],
+            "passages": [p.to_json() for p in self.passages],
+            "question": self.question,
+            "standalone_question": self.standalone_question or self.question,
+            "support": self.support,
+            "threshold": self.threshold,
+            "mode": self.mode,
+            "dropped_citations": self.dropped_citations,
+            "seconds": round(self.seconds, 4),
+        }
+
+
+class RAG:
+    """Question answering over an index.
+
+    >>> rag = RAG.build(["seeds"], index_dir=".seedrag")                # doctest: +SKIP
+    >>> rag.ask("What is the range of the ATACMS missile?").text       # doctest: +SKIP
+    'The authorization allows Ukraine to deploy ... up to 190 miles (300 kilometers), on targets within Russia. [1]'
+    """
+
+    def __init__(self, store: Store, embedder: Embedder | None = None, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.store = store
+        self.embedder = embedder or SentenceTransformerEmbedder(self.settings.embedding_model)
+        manifest = store.manifest()
+        if manifest is not None:
+            manifest.check_compatible(self.embedder.name)
+        self.retriever = Retriever(store, self.embedder, self.settings.fusion, self.settings.dense_weight)
+        self.last_report: BuildReport | None = None
+
+    # ---- construction ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, location: str | os.PathLike[str] | None = None, settings: Settings | None = None,
+             **overrides: Any) -> RAG:
+        """Open an index built by `seedrag index` (a folder, or a postgresql:// URL)."""
+        settings = (settings or Settings.from_env()).replace(**overrides)
+        where = str(location) if location is not None else settings.store_location
+        store = open_store(where, create=False)
+        if store.manifest() is None:
+            raise IndexNotFoundError(f"The index at {where} is empty. Build it: seedrag index seeds/")
+        return cls(store, settings=settings)
+
+    @classmethod
+    def build(cls, paths: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLike[str] | None = None,
+              settings: Settings | None = None, rebuild: bool = False, progress: Progress | None = None,
+              **overrides: Any) -> RAG:
+        """Index `paths` (incrementally) into `index_dir` and return a RAG over it."""
+        settings = (settings or Settings.from_env()).replace(**overrides)
+        rag = cls(open_store(str(index_dir) if index_dir is not None else settings.store_location),
+                  settings=settings) if not rebuild else cls._fresh(index_dir, settings)
+        rag.last_report = rag.index(paths, rebuild=rebuild, progress=progress)
+        return rag
+
+    @classmethod
+    def _fresh(cls, index_dir: str | os.PathLike[str] | None, settings: Settings) -> RAG:
+        store = open_store(str(index_dir) if index_dir is not None else settings.store_location)
+        rag = cls.__new__(cls)
+        rag.settings, rag.store = settings, store
+        rag.embedder = SentenceTransformerEmbedder(settings.embedding_model)
+        rag.retriever = Retriever(store, rag.embedder, settings.fusion, settings.dense_weight)
+        rag.last_report = None
+        return rag
+
+    # ---- documents --------------------------------------------------------------------------------
+    def index(self, paths: Sequence[str | os.PathLike[str]], rebuild: bool = False,
+              progress: Progress | None = None, prune: bool = True) -> BuildReport:
+        """Add new and changed files under `paths`, remove deleted ones; see `index.build.build_index`."""
+        report = build_index(
+            [Path(p) for p in paths], self.store, self.embedder, chunk_tokens=self.settings.chunk_tokens,
+            chunk_overlap=self.settings.chunk_overlap, rebuild=rebuild, progress=progress, prune=prune,
+        )
+        self._idf.cache_clear()
+        return report
+
+    def remove(self, sources: Sequence[str]) -> int:
+        """Remove documents by source name; returns how many were indexed."""
+        manifest = self.store.manifest()
+        present = [s for s in sources if manifest is not None and s in manifest.files]
+        if present and manifest is not None:
+            self.store.apply([], present, manifest)
+        return len(present)
+
+    def documents(self) -> list[str]:
+        return self.store.sources()
+
+    def document(self, source: str) -> Document | None:
+        return self.store.document(source)
+
+    # ---- questions --------------------------------------------------------------------------------
+    def retrieve(self, query: str, k: int | None = None) -> list[Hit]:
+        """The k passages that best match `query` (hybrid dense + lexical), best first."""
+        query = _check_text(query, "query")
+        k = self._check_k(k)
+        self._refresh()
+        return self.retriever.retrieve(query, k)
+
+    def ask(self, question: str, k: int | None = None, history: Sequence[str] | None = None) -> Answer:
+        """Answer from the documents with verified citations, or refuse (`refused=True`)."""
+        started = time.perf_counter()
+        question = _check_text(question, "question")
+        k = self._check_k(k)
+        self._refresh()
+        from rag.conversation import standalone
+
+        searched = standalone(question, history or [])
+        vector = self.embedder.embed_queries([searched])[0]
+        hits = self.retriever.retrieve(searched, k, query_vector=vector)
+        ranked = candidates(searched, hits, self.embedder, self._idf_fn(), query_vector=vector)
+        threshold = self.threshold
+        best = ranked[0] if ranked else None
+        refused = should_refuse(best.support if best else None, threshold)
+        citations: tuple[Citation, ...] = ()
+        dropped = 0
+        text = REFUSAL_TEXT
+        if best is not None and not refused:
+            kept, lost = verified([self._cite(1, best)], self.store.document)
+            dropped = len(lost)
+            if kept:
+                citations = tuple(kept)
+                text = f"{best.text} [1]"
+            else:
+                refused = True
+        return Answer(
+            question=question, text=text, refused=refused, citations=citations, passages=tuple(hits),
+            support=best.support if best else None, threshold=threshold,
+            standalone_question=searched if searched != question else None,
+            dropped_citations=dropped, seconds=time.perf_counter() - started,
+        )
+
+    @property
+    def threshold(self) -> float:
+        if self.settings.refusal_threshold is not None:
+            return self.settings.refusal_threshold
+        manifest = self.store.manifest()
+        recorded = manifest.extra.get("refusal_threshold") if manifest else None
+        return float(recorded) if recorded is not None else default_threshold()
+
+    # ---- helpers ----------------------------------------------------------------------------------
+    def _cite(self, n: int, c: Candidate) -> Citation:
+        doc = self.store.document(c.source)
+        page = doc.page_at(c.start) if doc is not None else c.page
+        return Citation(n=n, source=c.source, start=c.start, end=c.end, quote=c.text, page=page)
+
+    def _check_k(self, k: int | None) -> int:
+        k = self.settings.k if k is None else k
+        if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
+            raise ConfigError(f"k must be a whole number greater than 0. Currently, k is {k!r}.")
+        return k
+
+    def _refresh(self) -> None:
+        if self.store.refresh():
+            self._idf.cache_clear()
+
+    def _idf_fn(self) -> Callable[[str], float]:
+        return self._idf()
+
+    @functools.cache  # noqa: B019 - one entry per RAG; cleared when the index changes
+    def _idf(self) -> Callable[[str], float]:
+        model = getattr(self.store, "lexical_model", None)
+        if model is None:
+            return lambda term: 1.0
+        return model().idf  # type: ignore[no-any-return]
+
+
+def _check_text(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"The {name} is empty. Ask a question in words, e.g. \"What is the range of ATACMS?\"")
+    return value.strip()

@@ -1,0 +1,134 @@
+"""The extractive answerer: the best-supported sentence of the retrieved passages (no model of its own).
+
+There is no span-reader model offline (docs: MODELS.md), so a sentence is scored from what we have:
+- `dense`: cosine similarity of the question and the sentence (the embedding model, one batch);
+- `lexical`: the idf-weighted share of the question's terms that the sentence contains;
+- `fits`: whether the sentence holds the kind of thing the question asks for (a number for "how many",
+  a date for "when", a name for "who"), beyond what the question already says.
+`support = (W_DENSE*dense + W_LEXICAL*lexical) * (1 if fits else TYPE_PENALTY)`; the refusal decision
+compares the best support with the calibrated threshold.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.embedding import Embedder
+from index.lexical import terms
+from index.sentences import split_sentences
+from rag.retrieve import Hit
+
+W_DENSE = 0.6
+W_LEXICAL = 0.4
+TYPE_PENALTY = 0.7
+MIN_SENTENCE_CHARS = 12
+
+_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+                 r"hundred|thousand|million|billion|trillion|dozen|dozens|hundreds|thousands|millions|half")
+_NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I)
+_MONEY = re.compile(r"[$€£¥]|\b(?:dollars?|euros?|pounds?|yen|usd|eur|cents?)\b", re.I)
+_MONTHS = (r"january|february|march|april|may|june|july|august|september|october|november|december|"
+           r"jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
+_DATE = re.compile(
+    rf"\b(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|"
+    r"week|weeks|month|months|year|years|decade|century|centuries|ago|spring|summer|autumn|fall|winter|"
+    r"morning|evening|night|since|until|during|\d{3,4}s?)\b", re.I)
+_CAPITALISED = re.compile(r"\b[A-Z][\w’'.-]*[A-Za-z]")
+
+_EXPECT = [  # (question pattern, what the answer must contain), first match wins
+    (re.compile(r"\bhow much\b.*\b(cost|price|pay|paid|spend|spent|worth|budget|fund|money)", re.I), "money"),
+    (re.compile(r"\b(cost|price|priced)\b", re.I), "money"),
+    (re.compile(r"\bhow (many|much|far|long|old|big|large|high|tall|fast|heavy|often)\b|\bwhat (percentage|number|"
+                r"amount|range|distance|speed)\b|\bnumber of\b", re.I), "number"),
+    (re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time|century|decade)\b|\bwhich (year|day|month)\b", re.I),
+     "date"),
+    (re.compile(r"^\s*(who|whom|whose)\b|\bwhich (country|person|president|company|city|organi[sz]ation)\b", re.I),
+     "name"),
+    (re.compile(r"^\s*where\b|\bin which (country|city|region|place)\b", re.I), "name"),
+]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage with its evidence scores."""
+
+    source: str
+    start: int
+    end: int
+    text: str
+    page: int | None
+    passage: int  # index of the hit it comes from
+    dense: float
+    lexical: float
+    fits: bool
+    support: float
+
+
+def expected_type(question: str) -> str | None:
+    """What kind of thing the question asks for: 'money', 'number', 'date', 'name' or None."""
+    for pattern, kind in _EXPECT:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def type_fits(kind: str | None, sentence: str, question: str) -> bool:
+    """Does `sentence` hold something of `kind` that the question itself does not already say?"""
+    if kind is None:
+        return True
+    if kind == "money":
+        return bool(_MONEY.search(sentence))
+    if kind == "number":
+        asked = {m.lower() for m in _NUMBER.findall(question)}
+        return any(m.lower() not in asked for m in _NUMBER.findall(sentence))
+    if kind == "date":
+        asked = {m.lower() for m in _DATE.findall(question)}
+        return any(m.lower() not in asked for m in _DATE.findall(sentence))
+    asked_words = {w.lower() for w in re.findall(r"\w+", question)}
+    names = _CAPITALISED.findall(sentence[1:])  # the first word is capitalised anyway
+    return any(n.lower().strip(".’'") not in asked_words for n in names)
+
+
+def lexical_coverage(question_terms: Sequence[str], sentence: str, idf: Callable[[str], float]) -> float:
+    """The idf-weighted share of distinct question terms found in the sentence (0..1)."""
+    wanted = set(question_terms)
+    if not wanted:
+        return 0.0
+    present = set(terms(sentence))
+    total = sum(idf(t) for t in wanted)
+    return sum(idf(t) for t in wanted & present) / total if total else 0.0
+
+
+def candidates(
+    question: str, hits: Sequence[Hit], embedder: Embedder, idf: Callable[[str], float],
+    query_vector: np.ndarray | None = None,
+) -> list[Candidate]:
+    """Every sentence of the hits, scored, best first (a sentence shared by overlapping hits appears once)."""
+    seen: set[tuple[str, int]] = set()
+    spans = []
+    for i, hit in enumerate(hits):
+        for s in split_sentences(hit.text, hit.start):
+            if (hit.source, s.start) in seen or len(s.text) < MIN_SENTENCE_CHARS:
+                continue
+            seen.add((hit.source, s.start))
+            spans.append((i, hit, s))
+    if not spans:
+        return []
+    if query_vector is None:
+        query_vector = embedder.embed_queries([question])[0]
+    vectors = embedder.embed_documents([s.text for _, _, s in spans])
+    dense = vectors @ query_vector
+    q_terms = terms(question)
+    kind = expected_type(question)
+    out = []
+    for (i, hit, s), d in zip(spans, dense, strict=True):
+        lex = lexical_coverage(q_terms, s.text, idf)
+        fits = type_fits(kind, s.text, question)
+        support = (W_DENSE * float(d) + W_LEXICAL * lex) * (1.0 if fits else TYPE_PENALTY)
+        out.append(Candidate(hit.source, s.start, s.end, s.text, hit.page, i, float(d), lex, fits, support))
+    out.sort(key=lambda c: -c.support)
+    return out

@@ -1,0 +1,31 @@
+"""The calibrated "not in the documents" decision.
+
+An extractive answer is refused when the support of its best sentence (see `rag.extract`) is below a
+threshold. The threshold is not guessed: `seedrag eval calibrate` picks it on questions the documents
+answer and questions they do not (the project's seed set and SQuAD 2.0 dev) and writes
+`rag/calibration.json`; a setting (`refusal_threshold`) overrides it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from typing import Any
+
+REFUSAL_TEXT = "I could not find the answer in the documents."
+
+
+@functools.cache
+def calibration() -> dict[str, Any]:
+    """The shipped calibration record (threshold, how it was chosen, the measured trade-off)."""
+    return dict(json.loads((resources.files("rag") / "calibration.json").read_text()))
+
+
+def default_threshold() -> float:
+    return float(calibration()["threshold"])
+
+
+def should_refuse(best_support: float | None, threshold: float) -> bool:
+    """Refuse when nothing was found or the best evidence is weaker than the threshold."""
+    return best_support is None or best_support < threshold

@@ -1,0 +1,102 @@
+"""One frozen settings object. Environment variables (SEEDRAG_*) are read only by `Settings.from_env`."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from index.chunking import check_chunk_settings
+from index.embedding import DEFAULT_MODEL
+from index.errors import ConfigError
+
+PREFIX = "SEEDRAG_"
+# read by other edges, not settings of the engine: the benchmark data folder
+NOT_SETTINGS = frozenset({"SEEDRAG_DATA_DIR"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of seedrag, checked at construction.
+
+    >>> Settings(k=3).k
+    3
+    >>> Settings(chunk_overlap=300)
+    Traceback (most recent call last):
+    ...
+    index.errors.ConfigError: chunk_overlap must be >= 0 and smaller than chunk_tokens (200). Currently, chunk_overlap is 300.
+    """
+
+    index_dir: str = ".seedrag"          # FAISS store folder (ignored when `store` is a database URL)
+    store: str | None = None             # e.g. postgresql://user@host/db; None = FAISS in index_dir
+    docs_dir: str = "seeds"              # what `seedrag index` indexes when given no paths
+    embedding_model: str = DEFAULT_MODEL
+    chunk_tokens: int = 200              # cl100k tokens per chunk
+    chunk_overlap: int = 40
+    k: int = 5                           # passages retrieved per question
+    fusion: str = "rrf"                  # "rrf" (reciprocal rank) or "weighted"
+    dense_weight: float = 0.5            # for fusion="weighted"
+    refusal_threshold: float | None = None  # None: the calibrated value (rag/calibration.json)
+    llm: str | None = None               # generator name (None = extractive answers)
+    host: str = "127.0.0.1"
+    port: int = 7860
+    api_token: str | None = None         # when set, /api/v1/* requires "Authorization: Bearer <token>"
+    max_upload_mb: float = 20.0
+
+    def __post_init__(self) -> None:
+        check_chunk_settings(self.chunk_tokens, self.chunk_overlap)
+        if self.k <= 0:
+            raise ConfigError(f"k must be greater than 0. Currently, k is {self.k}.")
+        if self.fusion not in ("rrf", "weighted"):
+            raise ConfigError(f"fusion must be 'rrf' or 'weighted'. Currently, fusion is {self.fusion!r}.")
+        if not 0.0 <= self.dense_weight <= 1.0:
+            raise ConfigError(f"dense_weight must be between 0 and 1. Currently, it is {self.dense_weight}.")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"port must be between 1 and 65535. Currently, port is {self.port}.")
+        if self.max_upload_mb <= 0:
+            raise ConfigError(f"max_upload_mb must be positive. Currently, it is {self.max_upload_mb}.")
+
+    @property
+    def store_location(self) -> str:
+        return self.store or self.index_dir
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes`; unknown keys are rejected with the list of known ones."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ConfigError(
+                f"Unknown setting(s) {', '.join(sorted(unknown))}. Known: {', '.join(f.name for f in fields(self))}."
+            )
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from SEEDRAG_* variables (e.g. SEEDRAG_INDEX_DIR, SEEDRAG_K), then `overrides`."""
+        env = os.environ if env is None else env
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, raw in env.items():
+            if not key.startswith(PREFIX) or key in NOT_SETTINGS:
+                continue
+            name = key[len(PREFIX):].lower()
+            if name not in known:
+                raise ConfigError(
+                    f"Unknown environment variable {key}. Known: "
+                    f"{', '.join(PREFIX + n.upper() for n in known)}."
+                )
+            values[name] = _parse(name, raw, known[name].type)
+        return cls().replace(**values).replace(**overrides)
+
+
+def _parse(name: str, raw: str, kind: Any) -> Any:
+    text = str(kind)
+    try:
+        if "int" in text and "float" not in text:
+            return int(raw)
+        if "float" in text:
+            return float(raw) if raw.strip() else None
+    except ValueError as exc:
+        raise ConfigError(f"{PREFIX}{name.upper()} must be a number. Currently, it is {raw!r}.") from exc
+    return raw or None
