@@ -99,7 +99,7 @@ class RAG:
 
     @classmethod
     def _fresh(cls, index_dir: str | os.PathLike[str] | None, settings: Settings) -> RAG:
-        store = open_store(str(index_dir) if index_dir is not None else settings.store_location)
+        store = open_store(str(index_dir) if index_dir is not None else settings.store_location, fresh=True)
         rag = cls.__new__(cls)
         rag.settings, rag.store = settings, store
         rag.embedder = SentenceTransformerEmbedder(settings.embedding_model)

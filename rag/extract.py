@@ -39,6 +39,12 @@ _DATE = re.compile(
     r"morning|evening|night|since|until|during|\d{3,4}s?)\b", re.I)
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'.-]*[A-Za-z]")
 
+# words that shape a question but are not evidence: "who" must not match "who requested anonymity"
+QUESTION_WORDS = frozenset(terms(
+    "who whom whose what which when where why how many much did does do is are was were can could would "
+    "should will has have had according kind type"
+))
+
 _EXPECT = [  # (question pattern, what the answer must contain), first match wins
     (re.compile(r"\bhow much\b.*\b(cost|price|pay|paid|spend|spent|worth|budget|fund|money)", re.I), "money"),
     (re.compile(r"\b(cost|price|priced)\b", re.I), "money"),
@@ -122,7 +128,7 @@ def candidates(
         query_vector = embedder.embed_queries([question])[0]
     vectors = embedder.embed_documents([s.text for _, _, s in spans])
     dense = vectors @ query_vector
-    q_terms = terms(question)
+    q_terms = [t for t in terms(question) if t not in QUESTION_WORDS]
     kind = expected_type(question)
     out = []
     for (i, hit, s), d in zip(spans, dense, strict=True):

@@ -23,10 +23,10 @@ class Settings:
 
     >>> Settings(k=3).k
     3
-    >>> Settings(chunk_overlap=300)
+    >>> Settings(chunk_overlap=300)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    index.errors.ConfigError: chunk_overlap must be >= 0 and smaller than chunk_tokens (200). Currently, chunk_overlap is 300.
+    index.errors.ConfigError: chunk_overlap must be >= 0 and smaller than chunk_tokens (200). ...
     """
 
     index_dir: str = ".seedrag"          # FAISS store folder (ignored when `store` is a database URL)

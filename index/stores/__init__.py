@@ -5,12 +5,15 @@ from index.stores.base import Store, StoredDocument
 __all__ = ["Store", "StoredDocument", "open_store"]
 
 
-def open_store(location: str, create: bool = True) -> Store:
-    """Open the store at `location`: a PostgreSQL URL, or else a folder for the FAISS store."""
+def open_store(location: str, create: bool = True, fresh: bool = False) -> Store:
+    """Open the store at `location`: a PostgreSQL URL, or else a folder for the FAISS store.
+
+    `fresh=True` starts from an empty store (a rebuild); the old contents stay until the first write.
+    """
     if location.startswith(("postgresql://", "postgres://")):
         from index.stores.postgres import PostgresStore
 
-        return PostgresStore(location)
+        return PostgresStore(location, fresh=fresh)
     from index.stores.faiss import FaissStore
 
-    return FaissStore(location, create=create)
+    return FaissStore(location, create=create, fresh=fresh)

@@ -36,8 +36,11 @@ from index.stores.base import StoredDocument
 class FaissStore:
     """Documents, chunks and vectors in a folder; everything is held in memory once loaded."""
 
-    def __init__(self, path: str | os.PathLike[str], create: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], create: bool = True, fresh: bool = False) -> None:
+        """Open the index at `path`. `fresh=True` ignores what is there (for a rebuild): the old index
+        stays on disk, and loadable, until the first `apply` replaces it."""
         self.path = Path(path)
+        self._fresh = fresh
         if not create and not (self.path / "CURRENT").exists():
             raise IndexNotFoundError(
                 f"No index at {self.path}. Build one first: seedrag index seeds/ --index-dir {self.path}"
@@ -45,6 +48,13 @@ class FaissStore:
         self._lock = threading.RLock()
         self._generation: str | None = None
         self._load()
+
+    def _reset(self) -> None:
+        self._manifest: Manifest | None = None
+        self._docs: dict[str, Document] = {}
+        self._chunks: list[Chunk] = []
+        self._index: Any = None
+        self._bm25: BM25 | None = None
 
     # ---- reading -------------------------------------------------------------------------------
     def _current(self) -> str | None:
@@ -57,13 +67,9 @@ class FaissStore:
 
     def _load(self) -> None:
         with self._lock:
-            generation = self._current()
+            generation = None if self._fresh else self._current()
             self._generation = generation
-            self._manifest: Manifest | None = None
-            self._docs: dict[str, Document] = {}
-            self._chunks: list[Chunk] = []
-            self._index: Any = None
-            self._bm25: BM25 | None = None
+            self._reset()
             if generation is None:
                 return
             folder = self.path / generation
@@ -90,7 +96,7 @@ class FaissStore:
         return Chunk(c["id"], c["source"], doc.text[c["start"]:c["end"]], c["start"], c["end"], c.get("page"))
 
     def refresh(self) -> bool:
-        if self._current() != self._generation:
+        if not self._fresh and self._current() != self._generation:
             self._load()
             return True
         return False
@@ -163,6 +169,7 @@ class FaissStore:
             index.add(np.ascontiguousarray(vectors))
             manifest = Manifest(**{**manifest.to_json(), "files": {s: d.content_hash for s, d in docs.items()}})
             self._write_generation(manifest, docs, chunks, index)
+            self._fresh = False
         self._load()
 
     @contextmanager

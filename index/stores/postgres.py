@@ -1,0 +1,390 @@
+"""The shared store: PostgreSQL + pgvector, for an index that several processes or machines serve.
+
+Tables (created on first use by numbered migrations, recorded in `seedrag_migrations`)::
+
+    seedrag_documents  source (pk), text, content_hash, title, pages int[]
+    seedrag_chunks     id (pk), source (fk, on delete cascade), text, start, "end", page,
+                       embedding vector(dim) + HNSW index (vector_ip_ops),
+                       tsv tsvector generated from text (english) + GIN index
+    seedrag_manifest   one row: the manifest (jsonb), a change counter `version`, the chunk count
+    seedrag_terms      lexeme -> number of chunks holding it (document frequency, for idf)
+
+Choices, and why:
+
+* The embedding column starts untyped; the first `apply` fixes it to `vector(manifest.dimension)` and
+  builds the HNSW index then. A typed column lets pgvector reject a vector of another size on every
+  insert, and lets the plain `ORDER BY embedding <#> q` use the index (an untyped column would need an
+  expression index and a cast in every query). A later write with another dimension is refused unless
+  it replaces every chunk (a rebuild with a new model), in which case the column is retyped in the
+  same transaction.
+* Chunk text is stored, not sliced from the document: the full-text column is generated from it.
+* `apply` is one transaction: a killed or failed write leaves the previous index, and concurrent
+  readers see the old state until the commit (MVCC), never a half-written one.
+* Lexical search ORs the query's lexemes (questions rarely contain every term), and scores each
+  matching chunk by sum(idf(term) * ts_rank(chunk, term)): ts_rank of one term saturates with its
+  frequency like BM25's tf part, and the idf comes from `seedrag_terms`, kept exact by `apply`.
+  Without the idf, a chunk repeating a common word outranks one naming the rare word asked about.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import numpy as np
+
+from index.chunking import Chunk
+from index.documents import Document
+from index.errors import IndexMismatchError, IndexNotFoundError, StoreError
+from index.manifest import Manifest
+from index.stores.base import StoredDocument
+
+T = TypeVar("T")
+HNSW_MAX_DIM = 2000  # pgvector's limit for an HNSW index on `vector`; beyond it, search scans exactly
+_LOCK_KEY = 0x5EED_8A6  # advisory lock shared by migrations and writers
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: documents, chunks, manifest
+    """
+    CREATE TABLE seedrag_documents (
+        source text PRIMARY KEY, text text NOT NULL, content_hash text NOT NULL,
+        title text NOT NULL DEFAULT '', pages integer[] NOT NULL DEFAULT '{}');
+    CREATE TABLE seedrag_chunks (
+        id text PRIMARY KEY,
+        source text NOT NULL REFERENCES seedrag_documents (source) ON DELETE CASCADE,
+        text text NOT NULL, start integer NOT NULL, "end" integer NOT NULL, page integer,
+        embedding vector NOT NULL,
+        tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED);
+    CREATE INDEX seedrag_chunks_source ON seedrag_chunks (source);
+    CREATE INDEX seedrag_chunks_tsv ON seedrag_chunks USING gin (tsv);
+    CREATE TABLE seedrag_manifest (
+        one boolean PRIMARY KEY DEFAULT true CHECK (one), manifest jsonb,
+        version bigint NOT NULL DEFAULT 0, chunks bigint NOT NULL DEFAULT 0,
+        updated_at timestamptz NOT NULL DEFAULT now());
+    INSERT INTO seedrag_manifest DEFAULT VALUES;
+    """,
+    # 2: document frequencies for idf
+    """
+    CREATE TABLE seedrag_terms (lexeme text PRIMARY KEY, df integer NOT NULL);
+    """,
+)
+
+_LEXICAL_SQL = """
+WITH terms AS (
+    -- each known lexeme of the query, quoted as a tsquery operand (quotes and backslashes doubled)
+    SELECT ln(1 + (m.chunks - t.df + 0.5) / (t.df + 0.5)) AS idf,
+           '''' || replace(replace(t.lexeme, '\\', '\\\\'), '''', '''''') || '''' AS quoted
+    FROM unnest(tsvector_to_array(to_tsvector('english', %(query)s))) AS l (lexeme)
+    JOIN seedrag_terms t ON t.lexeme = l.lexeme CROSS JOIN seedrag_manifest m),
+q AS MATERIALIZED (SELECT idf, quoted::tsquery AS tq FROM terms),
+any_term AS (SELECT string_agg(quoted, ' | ')::tsquery AS tq FROM terms)
+SELECT c.id, c.source, c.text, c.start, c."end", c.page,
+       (SELECT sum(q.idf * ts_rank(c.tsv, q.tq)) FROM q) AS score
+FROM seedrag_chunks c, any_term WHERE c.tsv @@ any_term.tq
+ORDER BY score DESC, c.id LIMIT %(k)s
+"""
+
+_TERMS_OF = """
+SELECT l, count(*) FROM seedrag_chunks c, unnest(tsvector_to_array(c.tsv)) AS l
+WHERE c.source = ANY(%s) GROUP BY l
+"""
+
+
+class PostgresStore:
+    """Documents, chunks and vectors in PostgreSQL; nothing but the manifest is held in memory.
+
+    >>> store = PostgresStore("postgresql://postgres@127.0.0.1:5432/seedrag")  # doctest: +SKIP
+    >>> store.search_dense(query_vector, k=5)  # doctest: +SKIP
+    """
+
+    def __init__(self, url: str, create: bool = True, fresh: bool = False) -> None:
+        """Connect and bring the schema up to date. `fresh=True` starts from an empty store (a rebuild):
+        the old rows stay, and are served to other processes, until the first `apply` replaces them."""
+        import psycopg.conninfo
+
+        self.url = url
+        try:
+            info = psycopg.conninfo.conninfo_to_dict(url)
+        except psycopg.ProgrammingError as exc:
+            raise StoreError(f"Bad PostgreSQL URL: {exc}. Expected postgresql://user@host:port/db") from exc
+        host, port = info.get("host") or "localhost", info.get("port") or 5432
+        self._where = f"{host}:{port}/{info.get('dbname') or ''}"  # never the URL: it may hold a password
+        self._lock = threading.RLock()
+        self._conn: Any = None
+        self._ef_search = 0
+        self._fresh = fresh
+        self._manifest: Manifest | None = None
+        self._version = -1
+        self._chunks = 0
+        with self._lock:
+            self._migrate()
+            self._load()
+        if not create and self._manifest is None:
+            raise IndexNotFoundError(
+                f"No index in PostgreSQL at {self._where}. Build one first: seedrag index seeds/"
+            )
+
+    # ---- connection ----------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        import psycopg
+
+        if self._conn is not None and not self._conn.closed and not self._conn.broken:
+            return self._conn
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise StoreError(
+                f"Cannot connect to PostgreSQL at {self._where}: {reason}. Start the server (e.g. "
+                "`pg_ctl -D <data dir> start`, or `docker run -p 5432:5432 -e POSTGRES_PASSWORD=... "
+                "pgvector/pgvector:pg17`) or point SEEDRAG_STORE at a running one."
+            ) from exc
+        self._conn, self._ef_search = conn, 0
+        if self._has_vector(conn):
+            from pgvector.psycopg import register_vector
+
+            register_vector(conn)
+        return conn
+
+    @staticmethod
+    def _has_vector(conn: Any) -> bool:
+        return conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone() is not None
+
+    def _read(self, work: Callable[[Any], T]) -> T:
+        """Run `work(connection)` under the lock; retry once on a fresh connection if the old one broke."""
+        import psycopg
+
+        with self._lock:
+            for attempt in (1, 2):
+                conn = self._connect()
+                try:
+                    return work(conn)
+                except psycopg.OperationalError as exc:
+                    if attempt == 2 or not (conn.closed or conn.broken):
+                        raise StoreError(f"PostgreSQL at {self._where} failed: {exc}") from exc
+                except psycopg.Error as exc:
+                    raise StoreError(f"PostgreSQL at {self._where} failed: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """One transaction holding the writers' advisory lock; psycopg errors become `StoreError`."""
+        import psycopg
+
+        with self._lock:
+            conn = self._connect()
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                    yield conn
+            except psycopg.Error as exc:
+                raise StoreError(
+                    f"Writing to PostgreSQL at {self._where} failed: {exc}. The previous index is intact."
+                ) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # ---- schema --------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        import psycopg
+
+        conn = self._connect()
+        if not self._has_vector(conn):
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                    conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            except psycopg.Error as exc:
+                raise StoreError(
+                    f"The PostgreSQL database at {self._where} lacks the pgvector extension and seedrag "
+                    f"cannot add it ({str(exc).strip().splitlines()[0]}). Install pgvector on the server "
+                    "(github.com/pgvector/pgvector), then as a superuser run: CREATE EXTENSION vector;"
+                ) from exc
+            self.close()  # reconnect so the vector type gets registered
+        with self._transaction() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS seedrag_migrations "
+                         "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+            done = conn.execute("SELECT coalesce(max(version), 0) FROM seedrag_migrations").fetchone()[0]
+            if done > len(MIGRATIONS):
+                raise StoreError(
+                    f"The seedrag tables at {self._where} have schema version {done}; this seedrag knows "
+                    f"up to {len(MIGRATIONS)}. Upgrade seedrag."
+                )
+            for version in range(done + 1, len(MIGRATIONS) + 1):
+                conn.execute(MIGRATIONS[version - 1])
+                conn.execute("INSERT INTO seedrag_migrations (version) VALUES (%s)", (version,))
+
+    # ---- reading -------------------------------------------------------------------------------
+    def _load(self) -> None:
+        row = self._read(lambda c: c.execute(
+            "SELECT manifest, version, chunks FROM seedrag_manifest").fetchone())
+        self._version = row[1]
+        if self._fresh:
+            self._manifest, self._chunks = None, 0
+            return
+        self._manifest = Manifest.from_json(row[0]) if row[0] is not None else None
+        self._chunks = row[2]
+
+    def refresh(self) -> bool:
+        if self._fresh:
+            return False
+        version = self._read(lambda c: c.execute("SELECT version FROM seedrag_manifest").fetchone()[0])
+        if version == self._version:
+            return False
+        self._load()
+        return True
+
+    def manifest(self) -> Manifest | None:
+        return self._manifest
+
+    def chunk_count(self) -> int:
+        return self._chunks
+
+    def document(self, source: str) -> Document | None:
+        if self._fresh:
+            return None
+        row = self._read(lambda c: c.execute(
+            "SELECT source, text, content_hash, title, pages FROM seedrag_documents WHERE source = %s",
+            (source,),
+        ).fetchone())
+        return None if row is None else Document(row[0], row[1], row[2], row[3], tuple(row[4]))
+
+    def sources(self) -> list[str]:
+        if self._fresh:
+            return []
+        return self._read(lambda c: [r[0] for r in c.execute(
+            "SELECT source FROM seedrag_documents ORDER BY source").fetchall()])
+
+    def search_dense(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
+        if self._fresh or k <= 0:
+            return []
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
+        if self._manifest is not None and query.shape[0] != self._manifest.dimension:
+            raise IndexMismatchError(
+                f"Query vectors have {query.shape[0]} dimensions, the index {self._manifest.dimension}. "
+                "Re-index with the current model: seedrag index --rebuild"
+            )
+
+        def run(conn: Any) -> list[tuple[Chunk, float]]:
+            ef = min(max(k, 100), 1000)  # HNSW returns at most ef_search rows; more than k also helps recall
+            if ef != self._ef_search:
+                conn.execute("SELECT set_config('hnsw.ef_search', %s, false), "
+                             "set_config('hnsw.iterative_scan', 'strict_order', false)", (str(ef),))
+                self._ef_search = ef
+            rows = conn.execute(
+                'SELECT id, source, text, start, "end", page, -(embedding <#> %s) FROM seedrag_chunks '
+                "ORDER BY embedding <#> %s LIMIT %s", (query, query, k),
+            ).fetchall()
+            return [(Chunk(*r[:6]), float(r[6])) for r in rows]
+
+        return self._read(run)
+
+    def search_lexical(self, query: str, k: int) -> list[tuple[Chunk, float]]:
+        if self._fresh or k <= 0 or not query.strip():
+            return []
+        rows = self._read(lambda c: c.execute(_LEXICAL_SQL, {"query": query, "k": k}).fetchall())
+        return [(Chunk(*r[:6]), float(r[6])) for r in rows if r[6] is not None and r[6] > 0]
+
+    def lexical_model(self) -> _TermStats:
+        """Document frequencies for the answer extractor's idf look-ups (one small query per new term)."""
+        return _TermStats(self)
+
+    # ---- writing -------------------------------------------------------------------------------
+    def apply(self, upserts: Sequence[StoredDocument], removals: Sequence[str], manifest: Manifest) -> None:
+        rows: list[tuple[Any, ...]] = []
+        for u in upserts:
+            vectors = np.asarray(u.vectors, dtype=np.float32)
+            if len(u.chunks) != len(vectors):
+                raise StoreError(f"{u.document.source}: {len(u.chunks)} chunks but {len(vectors)} vectors")
+            if len(vectors) and (vectors.ndim != 2 or vectors.shape[1] != manifest.dimension):
+                raise IndexMismatchError(
+                    f"{u.document.source}: vectors have {vectors.shape[-1]} dimensions, the manifest says "
+                    f"{manifest.dimension}. Re-index: seedrag index --rebuild"
+                )
+            rows.extend((c.id, c.source, c.text, c.start, c.end, c.page, v)
+                        for c, v in zip(u.chunks, vectors, strict=True))
+        docs = [u.document for u in upserts]
+        replaced = sorted(set(removals) | {d.source for d in docs})
+        with self._transaction() as conn:
+            if self._fresh:
+                conn.execute("DELETE FROM seedrag_documents")
+                conn.execute("DELETE FROM seedrag_terms")
+            elif replaced:
+                conn.execute(f"UPDATE seedrag_terms t SET df = t.df - d.n "
+                             f"FROM ({_TERMS_OF}) AS d (lexeme, n) WHERE t.lexeme = d.lexeme", (replaced,))
+                conn.execute("DELETE FROM seedrag_terms WHERE df <= 0")
+                conn.execute("DELETE FROM seedrag_documents WHERE source = ANY(%s)", (replaced,))
+            self._ensure_dimension(conn, manifest.dimension)
+            with conn.cursor() as cur:
+                if docs:
+                    cur.executemany(
+                        "INSERT INTO seedrag_documents (source, text, content_hash, title, pages) "
+                        "VALUES (%s, %s, %s, %s, %s)",
+                        [(d.source, d.text, d.content_hash, d.title, list(d.pages)) for d in docs])
+                with cur.copy('COPY seedrag_chunks (id, source, text, start, "end", page, embedding) '
+                              "FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(["text", "text", "text", "int4", "int4", "int4", "vector"])
+                    for row in rows:
+                        copy.write_row(row)
+            if docs:
+                conn.execute(f"INSERT INTO seedrag_terms (lexeme, df) {_TERMS_OF} ON CONFLICT (lexeme) "
+                             "DO UPDATE SET df = seedrag_terms.df + excluded.df", ([d.source for d in docs],))
+            files = dict(conn.execute("SELECT source, content_hash FROM seedrag_documents").fetchall())
+            written = Manifest(**{**manifest.to_json(), "files": files})
+            from psycopg.types.json import Jsonb
+
+            conn.execute("UPDATE seedrag_manifest SET manifest = %s, version = version + 1, "
+                         "chunks = (SELECT count(*) FROM seedrag_chunks), updated_at = now()",
+                         (Jsonb(written.to_json()),))
+        self._fresh = False
+        self._load()
+
+    def _ensure_dimension(self, conn: Any, dimension: int) -> None:
+        """Type the embedding column (and index it) for `dimension`, unless rows of another one remain."""
+        stored = _stored_dimension(conn)
+        if stored == dimension:
+            return
+        if stored > 0 and conn.execute("SELECT EXISTS (SELECT 1 FROM seedrag_chunks)").fetchone()[0]:
+            raise IndexMismatchError(
+                f"The index at {self._where} holds {stored}-dimensional vectors; this write has {dimension}. "
+                "Re-index everything with the current model: seedrag index --rebuild"
+            )
+        conn.execute("DROP INDEX IF EXISTS seedrag_chunks_embedding")
+        conn.execute(f"ALTER TABLE seedrag_chunks ALTER COLUMN embedding TYPE vector({int(dimension)})")
+        if dimension <= HNSW_MAX_DIM:
+            conn.execute("CREATE INDEX seedrag_chunks_embedding ON seedrag_chunks "
+                         "USING hnsw (embedding vector_ip_ops)")
+
+
+def _stored_dimension(conn: Any) -> int:
+    """The typed dimension of the embedding column, or -1 before the first write."""
+    return int(conn.execute(
+        "SELECT atttypmod FROM pg_attribute "
+        "WHERE attrelid = 'seedrag_chunks'::regclass AND attname = 'embedding'"
+    ).fetchone()[0])
+
+
+class _TermStats:
+    """Lucene idf over the store's chunks, as `index.lexical.BM25.idf` (terms are Snowball stems in both)."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self.size = store.chunk_count()
+
+    @functools.cache  # noqa: B019 - one object per index version; the engine drops it on refresh
+    def idf(self, term: str) -> float:
+        df, stop = self._store._read(lambda c: c.execute(
+            "SELECT (SELECT df FROM seedrag_terms WHERE lexeme = %s), ts_lexize('english_stem', %s) = '{}'",
+            (term, term)).fetchone())
+        if df is None and stop:  # a PostgreSQL stop word: never indexed, as common as can be
+            df = self.size
+        n = df or 0
+        return math.log(1 + (self.size - n + 0.5) / (n + 0.5))

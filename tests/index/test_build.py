@@ -1,0 +1,129 @@
+import json
+
+import pytest
+
+from index.build import build_index
+from index.errors import IndexMismatchError, StoreError
+from index.manifest import FORMAT
+from index.stores.faiss import FaissStore
+from tests.pdfs import make_pdf
+
+
+def _build(tmp_path, embedder, **kw):
+    return build_index([tmp_path / "docs"], FaissStore(tmp_path / "index"), embedder, root=tmp_path, **kw)
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / "docs" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_incremental_add_change_delete(tmp_path, embedder):
+    _write(tmp_path, "a.txt", "ATACMS has a range of 190 miles.")
+    _write(tmp_path, "b.md", "# Kursk\nUkraine launched an incursion into Kursk in August.")
+    first = _build(tmp_path, embedder)
+    assert first.counts() == {"added": 2, "updated": 0, "removed": 0, "unchanged": 0, "chunks": 2}
+
+    again = _build(tmp_path, embedder)
+    assert again.counts() == {"added": 0, "updated": 0, "removed": 0, "unchanged": 2, "chunks": 2}
+    assert again.embedded == 0
+
+    _write(tmp_path, "a.txt", "ATACMS has a range of 300 kilometers.")
+    (tmp_path / "docs" / "b.md").unlink()
+    _write(tmp_path, "sub/c.html", "<p>North Korean troops arrived in Russia.</p>")
+    third = _build(tmp_path, embedder)
+    assert third.counts() == {"added": 1, "updated": 1, "removed": 1, "unchanged": 0, "chunks": 2}
+    assert third.embedded == 2
+
+    store = FaissStore(tmp_path / "index", create=False)
+    assert store.sources() == ["docs/a.txt", "docs/sub/c.html"]
+    assert "300 kilometers" in store.document("docs/a.txt").text
+    assert all("Kursk" not in c.text for c, _ in store.search_lexical("Kursk incursion", 10))
+
+
+def test_corrupt_and_binary_files_are_skipped_and_the_index_stays_intact(tmp_path, embedder):
+    _write(tmp_path, "good.txt", "The Kremlin warned of escalation.")
+    _build(tmp_path, embedder)
+    (tmp_path / "docs" / "broken.pdf").write_bytes(b"%PDF-1.7 garbage")
+    (tmp_path / "docs" / "blob.txt").write_bytes(b"\x00\xff\x00\x13" * 100)
+    (tmp_path / "docs" / "fine.pdf").write_bytes(make_pdf(["Storm Shadow is a British missile."]))
+    report = _build(tmp_path, embedder)
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert set(reasons) == {"docs/broken.pdf", "docs/blob.txt"}
+    assert "corrupt" in reasons["docs/broken.pdf"] and "binary" in reasons["docs/blob.txt"]
+    assert report.counts() == {"added": 1, "updated": 0, "removed": 0, "unchanged": 1, "chunks": 2}
+    store = FaissStore(tmp_path / "index", create=False)
+    assert store.sources() == ["docs/fine.pdf", "docs/good.txt"]
+
+
+def test_a_file_that_becomes_unreadable_keeps_its_previous_version(tmp_path, embedder):
+    _write(tmp_path, "a.txt", "ATACMS has a range of 190 miles.")
+    _build(tmp_path, embedder)
+    (tmp_path / "docs" / "a.txt").write_bytes(b"\x00\x00garbage")
+    report = _build(tmp_path, embedder)
+    assert [s.path for s in report.skipped] == ["docs/a.txt"]
+    assert "190 miles" in FaissStore(tmp_path / "index").document("docs/a.txt").text
+
+
+def test_an_index_built_with_another_model_is_refused(tmp_path, embedder):
+    _write(tmp_path, "a.txt", "Some text.")
+    _build(tmp_path, embedder)
+    folder = tmp_path / "index"
+    gen = (folder / "CURRENT").read_text()
+    manifest = json.loads((folder / gen / "manifest.json").read_text())
+    manifest["embedding_model"] = "all-mpnet-base-v2"
+    (folder / gen / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="seedrag index --rebuild"):
+        _build(tmp_path, embedder)
+    from rag.engine import RAG
+
+    with pytest.raises(IndexMismatchError, match="all-mpnet-base-v2"):
+        RAG(FaissStore(folder), embedder=embedder)
+    manifest["format"] = "seedrag-index/0"
+    (folder / gen / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match=FORMAT):
+        FaissStore(folder)
+    # --rebuild recovers: a fresh store ignores the old index until the new one is written
+    report = build_index([tmp_path / "docs"], FaissStore(folder, fresh=True), embedder, root=tmp_path, rebuild=True)
+    assert report.chunks == 1
+
+
+def test_changed_chunk_settings_require_a_rebuild(tmp_path, embedder):
+    _write(tmp_path, "a.txt", "Some text.")
+    _build(tmp_path, embedder)
+    with pytest.raises(IndexMismatchError, match="--rebuild"):
+        _build(tmp_path, embedder, chunk_tokens=120)
+
+
+def test_an_interrupted_build_leaves_the_previous_index_loadable(tmp_path, embedder, monkeypatch):
+    _write(tmp_path, "a.txt", "ATACMS has a range of 190 miles.")
+    _build(tmp_path, embedder)
+    _write(tmp_path, "b.txt", "A second document about Kursk.")
+
+    class Boom(Exception):
+        pass
+
+    def crash(*args, **kwargs):
+        raise Boom("killed half-way through embedding")
+
+    monkeypatch.setattr(embedder, "embed_documents", crash)
+    with pytest.raises(Boom):
+        _build(tmp_path, embedder)
+    monkeypatch.undo()
+    store = FaissStore(tmp_path / "index", create=False)
+    assert store.sources() == ["docs/a.txt"]
+
+    import faiss
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(faiss, "write_index", disk_full)
+    with pytest.raises(StoreError, match="previous index is intact"):
+        _build(tmp_path, embedder)
+    monkeypatch.undo()
+    reopened = FaissStore(tmp_path / "index", create=False)
+    assert reopened.sources() == ["docs/a.txt"] and reopened.chunk_count() == 1
+    assert not list((tmp_path / "index").glob(".gen-*"))  # no staging leftovers

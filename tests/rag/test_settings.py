@@ -1,0 +1,38 @@
+import pytest
+
+from rag.errors import ConfigError
+from rag.settings import Settings
+
+
+def test_env_variables_are_read_and_typed():
+    s = Settings.from_env({"SEEDRAG_K": "7", "SEEDRAG_INDEX_DIR": "/tmp/x", "SEEDRAG_REFUSAL_THRESHOLD": "0.3",
+                           "OTHER": "ignored"})
+    assert (s.k, s.index_dir, s.refusal_threshold) == (7, "/tmp/x", 0.3)
+
+
+def test_overrides_win_over_env_and_none_means_unset():
+    s = Settings.from_env({"SEEDRAG_K": "7"}, k=2, index_dir=None)
+    assert s.k == 2 and s.index_dir == ".seedrag"
+
+
+def test_unknown_keys_are_rejected_with_the_known_ones():
+    with pytest.raises(ConfigError, match="SEEDRAG_INDEX_DIR"):
+        Settings.from_env({"SEEDRAG_INDX_DIR": "x"})
+    with pytest.raises(ConfigError, match="Known: index_dir"):
+        Settings().replace(nope=1)
+
+
+@pytest.mark.parametrize(("kw", "message"), [
+    ({"chunk_overlap": 200}, "chunk_overlap"),
+    ({"k": 0}, "k must be greater than 0. Currently, k is 0"),
+    ({"fusion": "max"}, "fusion must be"),
+    ({"port": 0}, "port"),
+])
+def test_relations_are_checked_at_construction(kw, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings(**kw)
+
+
+def test_non_numbers_in_env_are_a_clear_error():
+    with pytest.raises(ConfigError, match="SEEDRAG_K must be a number"):
+        Settings.from_env({"SEEDRAG_K": "five"})

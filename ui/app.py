@@ -1,0 +1,63 @@
+"""The Gradio chat: question in; streamed answer with numbered citations, sources panel, document viewer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ui.render import answer_markdown, document_html, sources_html
+
+SCROLL_TO_MARK = "() => { setTimeout(() => { const m = document.getElementById('seedrag-cited'); " \
+                 "if (m) m.scrollIntoView({block: 'center'}); }, 300); }"
+
+
+def build_app(rag: Any) -> Any:
+    import gradio as gr
+
+    settings = rag.settings
+    info = (f"Index: `{settings.store_location}` · {rag.store.chunk_count()} chunks from "
+            f"{len(rag.documents())} documents · model `{rag.embedder.name}` · answers: extractive")
+
+    def respond(message: str, history: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
+        history = list(history or [])
+        question = (message or "").strip()
+        if not question:
+            yield history, "", gr.update(), gr.update(), gr.update()
+            return
+        previous = [m["content"] for m in history if m.get("role") == "user" and isinstance(m.get("content"), str)]
+        history.append({"role": "user", "content": question})
+        history.append({"role": "assistant", "content": "…"})
+        yield history, "", gr.update(), gr.update(), gr.update()
+        answer = rag.ask(question, history=previous)
+        words = answer_markdown(answer).split(" ")
+        for i in range(0, len(words), 8):  # stream the text in, then the final message with citations
+            history[-1] = {"role": "assistant", "content": " ".join(words[: i + 8])}
+            yield history, "", gr.update(), gr.update(), gr.update()
+        choices = [f"[{c.n}] {c.source}:{c.start}-{c.end}" for c in answer.citations]
+        state = [c.to_json() for c in answer.citations]
+        yield history, "", sources_html(answer), gr.update(choices=choices, value=None), state
+
+    def open_citation(choice: str | None, citations: list[dict[str, Any]]) -> str:
+        if not choice:
+            return ""
+        n = int(choice[1:choice.index("]")])
+        c = next(c for c in citations if c["n"] == n)
+        doc = rag.document(c["source"])
+        return document_html(doc.text, c["start"], c["end"], c["source"]) if doc else "Document not found."
+
+    with gr.Blocks(title="seedrag") as app:
+        gr.Markdown("## seedrag: ask your documents\n" + info)
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Chat", height=480, sanitize_html=True, elem_id="seedrag-chat")
+                box = gr.Textbox(placeholder="Ask a question about your documents…", show_label=False,
+                                 elem_id="seedrag-question", submit_btn=True)
+            with gr.Column(scale=2):
+                cite = gr.Radio(label="Open a citation", choices=[], elem_id="seedrag-citations")
+                viewer = gr.HTML(elem_id="seedrag-viewer")
+                with gr.Accordion("Retrieved passages", open=False):
+                    sources = gr.HTML(elem_id="seedrag-sources")
+        citations = gr.State([])
+        box.submit(respond, [box, chat], [chat, box, sources, cite, citations], api_name="ask")
+        cite.change(open_citation, [cite, citations], viewer).then(None, js=SCROLL_TO_MARK)
+    return app

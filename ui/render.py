@@ -1,0 +1,44 @@
+"""HTML for the chat: everything that comes from documents is escaped, so it shows as text and never runs."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+
+def answer_markdown(answer: Any) -> str:
+    """The chat message: the answer (escaped), then its numbered citations with the quoted source."""
+    if answer.refused:
+        return f"**Not in the documents.** {escape(answer.text)}"
+    lines = [escape(answer.text), ""]
+    for c in answer.citations:
+        page = f", page {c.page}" if c.page else ""
+        lines.append(f"[{c.n}] *{escape(c.source)}{page}, characters {c.start}–{c.end}*: “{escape(c.quote)}”")
+    if answer.standalone_question:
+        lines.append(f"\n<small>searched for: {escape(answer.standalone_question)}</small>")
+    return "\n".join(lines)
+
+
+def sources_html(answer: Any) -> str:
+    """The sources panel: every retrieved passage with its scores."""
+    rows = []
+    for i, p in enumerate(answer.passages, 1):
+        dense = "–" if p.dense_score is None else f"{p.dense_score:.3f}"
+        lexical = "–" if p.lexical_score is None else f"{p.lexical_score:.2f}"
+        rows.append(
+            f"<div class='seedrag-passage'><b>#{i}</b> {escape(p.source)} [{p.start}:{p.end}] "
+            f"<small>score {p.score:.4f} · dense {dense} · bm25 {lexical}</small>"
+            f"<div class='seedrag-text'>{escape(p.text)}</div></div>"
+        )
+    return "\n".join(rows) or "<i>No passages.</i>"
+
+
+def document_html(text: str, start: int | None = None, end: int | None = None, title: str = "") -> str:
+    """A document with the cited span highlighted (`<mark id="seedrag-cited">`), all of it escaped."""
+    if start is None or end is None:
+        body = escape(text)
+    else:
+        body = (escape(text[:start]) + "<mark id='seedrag-cited'>" + escape(text[start:end]) + "</mark>"
+                + escape(text[end:]))
+    return (f"<div class='seedrag-doc'><h4>{escape(title)}</h4>"
+            f"<pre style='white-space:pre-wrap;max-height:420px;overflow:auto'>{body}</pre></div>")
