@@ -39,7 +39,8 @@ def verified(
     citations: Sequence[Citation], lookup: Callable[[str], Document | None]
 ) -> tuple[list[Citation], list[Citation]]:
     """Split citations into (kept, dropped) by `verify`."""
-    kept, dropped = [], []
+    kept: list[Citation] = []
+    dropped: list[Citation] = []
     for c in citations:
         (kept if verify(c, lookup(c.source)) else dropped).append(c)
     return kept, dropped

@@ -102,7 +102,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(json.dumps(report.counts()))
     else:
         c = report.counts()
-        rate = f", {report.embedded / report.seconds:.1f} chunks/s" if report.embedded and report.seconds else ""
+        rate = f", {report.embedded / report.embed_seconds:.1f} chunks/s" if report.embedded else ""
         print(f"added {c['added']}, updated {c['updated']}, removed {c['removed']}, unchanged {c['unchanged']}; "
               f"{c['chunks']} chunks in {settings.store_location} ({report.seconds:.1f} s{rate})")
     return 0

@@ -127,6 +127,7 @@ class RAG:
         return len(present)
 
     def documents(self) -> list[str]:
+        self._refresh()
         return self.store.sources()
 
     def document(self, source: str) -> Document | None:

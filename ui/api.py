@@ -1,50 +1,549 @@
-"""REST routes under /api/v1: ask, retrieve, documents, health."""
+"""REST API under /api/v1: ask (JSON or server-sent events), retrieve, documents (list, read, upload, delete), health.
+
+`install(app, rag)` adds the routes, the error handlers and `ApiGuard`, the middleware that checks the bearer
+token (when `settings.api_token` is set) and the request body size before a route reads anything:
+
+    POST /api/v1/ask              {"question", "k"?, "history"?, "stream"?} -> Answer.to_json() (or SSE)
+    POST /api/v1/retrieve         {"query", "k"?}                          -> {"passages": [Hit.to_json()]}
+    GET  /api/v1/documents                                                 -> {"documents": [{id, source, ...}]}
+    GET  /api/v1/documents/{id}                                            -> {id, source, title, text, ...}
+    POST /api/v1/documents        multipart "files" (one or more)          -> index counts, saved, skipped
+    DELETE /api/v1/documents/{id}                                          -> {id, source, removed, file_deleted}
+    GET  /api/v1/health                                                    -> {status, documents, chunks, ...}
+
+Errors are JSON `{"detail": "<what is wrong and what to do>"}`: 401 token, 404 unknown document, 413 body too
+large, 415 unsupported file type, 422 bad request or unusable file, 503 no usable index.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+import hmac
+import json
+import os
+import re
+import tempfile
+import threading
+import unicodedata
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
-from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, FastAPI, File, HTTPException, Request, Security, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from index.errors import SeedragError
+from index.build import source_name
+from index.documents import SUPPORTED_SUFFIXES, load_document
+from index.errors import DocumentError, IndexMismatchError, IndexNotFoundError, SeedragError, StoreError
+
+PREFIX = "/api/v1"
+JSON_LIMIT = 64 * 1024          # bytes of a JSON request body
+MULTIPART_SLACK = 64 * 1024     # multipart headers and boundaries on top of max_upload_mb
+WORDS_PER_TOKEN_EVENT = 3
+MAX_NAME_CHARS = 120
+_UNSAFE_NAME_CHARS = re.compile(r"[^\w.\- ()+,=@\[\]]")  # \w is Unicode-aware: letters and digits of any script
 
 
+# ---- request and response models (they are the OpenAPI schema) ---------------------------------------------------
 class AskRequest(BaseModel):
-    question: str = Field(min_length=1, max_length=4000)
-    k: int | None = Field(default=None, ge=1, le=100)
-    history: list[str] = Field(default_factory=list)
+    model_config = ConfigDict(extra="forbid")
+
+    question: StrictStr = Field(min_length=1, max_length=4000,
+                                examples=["What is the range of the ATACMS missile?"])
+    k: StrictInt | None = Field(default=None, ge=1, le=50, description="passages to retrieve (default: settings.k)")
+    history: list[StrictStr] = Field(default_factory=list, max_length=50,
+                                     description="earlier questions of the conversation, oldest first")
+    stream: StrictBool = Field(default=False, description="answer as text/event-stream: token..., citations, done")
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the question is empty; ask a question in words")
+        return value
 
 
 class RetrieveRequest(BaseModel):
-    query: str = Field(min_length=1, max_length=4000)
-    k: int | None = Field(default=None, ge=1, le=100)
+    model_config = ConfigDict(extra="forbid")
+
+    query: StrictStr = Field(min_length=1, max_length=4000, examples=["ATACMS range"])
+    k: StrictInt | None = Field(default=None, ge=1, le=50)
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the query is empty")
+        return value
 
 
-def router(rag: Any) -> APIRouter:
-    r = APIRouter(prefix="/api/v1")
+class CitationOut(BaseModel):
+    """`quote == document(source).text[start:end]`, verified before it is returned."""
 
-    @r.post("/ask")
-    def ask(body: AskRequest) -> dict[str, Any]:
+    model_config = ConfigDict(extra="allow")
+
+    n: int = Field(description="the [n] marker in the answer text")
+    source: str
+    start: int
+    end: int
+    quote: str
+    page: int | None = None
+
+
+class PassageOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    chunk_id: str
+    source: str
+    text: str
+    start: int
+    end: int
+    page: int | None = None
+    score: float
+    dense_score: float | None = None
+    lexical_score: float | None = None
+
+
+class AskResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    answer: str = Field(description="answer text with [n] citation markers, or the refusal text")
+    refused: bool
+    citations: list[CitationOut]
+    passages: list[PassageOut]
+    question: str
+    standalone_question: str
+    support: float | None = None
+    threshold: float | None = None
+    mode: str
+    dropped_citations: int
+    seconds: float
+
+
+class RetrieveResponse(BaseModel):
+    passages: list[PassageOut]
+
+
+class DocumentInfo(BaseModel):
+    id: str = Field(description="URL-safe id of the source: sha256(source)[:16]")
+    source: str
+    title: str = ""
+    chars: int
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentInfo]
+
+
+class DocumentText(DocumentInfo):
+    text: str = Field(description="the indexed text; citation offsets index into it")
+    pages: list[int] = Field(default_factory=list, description="PDF only: offset where page i+1 starts")
+
+
+class SkippedOut(BaseModel):
+    path: str
+    reason: str
+
+
+class UploadReport(BaseModel):
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    chunks: int
+    documents: list[DocumentInfo] = Field(description="the uploaded files as indexed")
+    skipped: list[SkippedOut] = Field(description="files of the documents folder that could not be indexed")
+
+
+class DeleteReport(BaseModel):
+    id: str
+    source: str
+    removed: bool
+    file_deleted: bool = Field(description="the file was in the documents folder and was deleted")
+
+
+class Health(BaseModel):
+    status: str
+    documents: int
+    chunks: int
+    model: str
+    mode: str
+    index: str
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {401: "missing or wrong bearer token", 404: "no document with this id", 413: "request body too large",
+            415: "unsupported file type", 422: "invalid request or unusable file", 503: "no usable index"}
+    return {code: {"model": ErrorOut, "description": text[code]} for code in codes}
+
+
+# ---- helpers -----------------------------------------------------------------------------------------------------
+def document_id(source: str) -> str:
+    """A stable, URL-safe id for a source name."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+def safe_filename(raw: str | None) -> str:
+    """The base name of an uploaded file, safe to create in the documents folder.
+
+    Directories (`/`, `\\`), `..`, leading dots (hidden files), control characters and unusual punctuation
+    are removed or replaced; a NUL byte or a name with nothing left is rejected with a 422.
+
+    >>> safe_filename("../../etc/passwd.md"), safe_filename("/tmp/.notes.md")
+    ('passwd.md', 'notes.md')
+    """
+    name = raw or ""
+    if "\x00" in name:
+        raise HTTPException(422, f"The file name {name!r} contains a NUL byte; rename the file.")
+    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")   # control, format, unassigned
+    name = _UNSAFE_NAME_CHARS.sub("_", name).strip().lstrip(".").strip()
+    stem, dot, suffix = name.rpartition(".")
+    if dot and len(name) > MAX_NAME_CHARS:
+        name = f"{stem[:MAX_NAME_CHARS - len(suffix) - 1]}.{suffix}"
+    name = name[:MAX_NAME_CHARS]
+    if not name or not Path(name).stem.strip("._ "):
+        raise HTTPException(422, f"The file name {raw!r} has no usable characters; rename the file.")
+    return name
+
+
+def token_ok(authorization: str | None, token: str) -> bool:
+    """`authorization` is "Bearer <token>" (scheme case-insensitive), compared in constant time."""
+    scheme, _, given = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def word_groups(text: str, size: int = WORDS_PER_TOKEN_EVENT) -> list[str]:
+    """`text` cut into pieces of `size` words (with their spaces) whose concatenation is exactly `text`."""
+    words = [w for w in re.split(r"(?<=\s)(?=\S)", text) if w]
+    return ["".join(words[i:i + size]) for i in range(0, len(words), size)]
+
+
+def sse_events(answer: dict[str, Any]) -> Iterator[str]:
+    """`event: token` per piece of answer text, then `event: citations` (the whole answer JSON), then `done`."""
+    for piece in word_groups(answer["answer"]):
+        yield _sse("token", {"text": piece})
+    yield _sse("citations", answer)
+    yield _sse("done", {})
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"  # json.dumps: no raw newlines
+
+
+def upload_limit(settings: Any) -> int:
+    return int(settings.max_upload_mb * 1024 * 1024)
+
+
+def redact(location: str) -> str:
+    """A store location with any password in it replaced by ***."""
+    if "://" not in location:
+        return location
+    parts = urlsplit(location)
+    if parts.password is None:
+        return location
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+# ---- routes ------------------------------------------------------------------------------------------------------
+def router(rag: Any, lock: threading.Lock | None = None) -> APIRouter:
+    """The /api/v1 routes over `rag`. Routes are plain functions (run in the thread pool); `lock` serialises
+    the writes (upload, delete) of this process."""
+    settings = rag.settings
+    write_lock = lock or threading.Lock()
+    dependencies = [Security(_require_token(settings.api_token))] if settings.api_token else []
+    r = APIRouter(prefix=PREFIX, dependencies=dependencies, tags=["seedrag"],
+                  responses=_errors(401) if settings.api_token else None)
+
+    def docs_folder() -> Path:
+        return Path(settings.docs_dir).expanduser().resolve()
+
+    def find(doc_id: str) -> str:
+        source = next((s for s in rag.documents() if document_id(s) == doc_id), None)
+        if source is None:
+            raise HTTPException(404, f"No indexed document has the id {doc_id!r}. List them: GET {PREFIX}/documents")
+        return source
+
+    def info(source: str) -> dict[str, Any]:
+        doc = rag.document(source)
+        return {"id": document_id(source), "source": source, "title": doc.title if doc else "",
+                "chars": len(doc.text) if doc else 0}
+
+    @r.post("/ask", response_model=AskResponse, responses={
+        200: {"description": "the answer; with \"stream\": true a text/event-stream of `token` events "
+                             "(data {\"text\": piece}), one `citations` event (data: the answer JSON) and `done`",
+              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        **_errors(413, 422, 503)})
+    def ask(body: AskRequest) -> Any:
+        """Answer a question from the indexed documents, with verified citations, or refuse."""
+        answer = rag.ask(body.question, k=body.k, history=body.history).to_json()
+        if not body.stream:
+            return answer
+        return StreamingResponse(sse_events(answer), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @r.post("/retrieve", response_model=RetrieveResponse, responses=_errors(413, 422, 503))
+    def retrieve(body: RetrieveRequest) -> Any:
+        """The k passages that best match the query, best first."""
+        return {"passages": [h.to_json() for h in rag.retrieve(body.query, k=body.k)]}
+
+    @r.get("/documents", response_model=DocumentList)
+    def documents() -> Any:
+        """The indexed documents."""
+        return {"documents": [info(s) for s in rag.documents()]}
+
+    @r.get("/documents/{doc_id}", response_model=DocumentText, responses=_errors(404))
+    def document(doc_id: str) -> Any:
+        """One indexed document's text: citation and passage offsets index into `text`."""
+        source = find(doc_id)
+        doc = rag.document(source)
+        if doc is None:
+            raise HTTPException(404, f"The document {source!r} was removed meanwhile.")
+        return {**info(source), "text": doc.text, "pages": list(doc.pages)}
+
+    @r.post("/documents", response_model=UploadReport, responses=_errors(413, 415, 422, 503))
+    def upload(files: Annotated[list[UploadFile], File(description="one or more .txt/.md/.html/.pdf files")]) -> Any:
+        """Save files into the documents folder and index them (only new or changed files are embedded).
+
+        Every file is checked first (name, type, size, readable text); if one fails, none is saved."""
+        folder = docs_folder()
+        names = [safe_filename(f.filename) for f in files]
+        for f, name in zip(files, names, strict=True):
+            suffix = Path(name).suffix.lower()
+            if suffix not in SUPPORTED_SUFFIXES:
+                raise HTTPException(415, f"{f.filename!r}: unsupported file type {suffix or '(none)'!r}; "
+                                         f"supported: {', '.join(SUPPORTED_SUFFIXES)}")
+        if len(set(names)) != len(names):
+            raise HTTPException(422, f"Two uploaded files have the same name after cleaning: {names}.")
         try:
-            return dict(rag.ask(body.question, k=body.k, history=body.history).to_json())
-        except SeedragError as exc:
-            raise HTTPException(422, str(exc)) from exc
-
-    @r.post("/retrieve")
-    def retrieve(body: RetrieveRequest) -> dict[str, Any]:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise HTTPException(503, f"Cannot create the documents folder {folder}: {exc}") from exc
+        staged: list[tuple[Path, Path]] = []
         try:
-            return {"passages": [h.to_json() for h in rag.retrieve(body.query, k=body.k)]}
-        except SeedragError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            for f, name in zip(files, names, strict=True):
+                target = folder / name
+                if target.is_dir():
+                    raise HTTPException(422, f"{name!r} is a folder in the documents folder; rename the file.")
+                tmp = _stage(f, folder, Path(name).suffix, upload_limit(settings))
+                staged.append((tmp, target))
+                try:
+                    load_document(tmp, name)
+                except DocumentError as exc:
+                    raise HTTPException(422, f"{f.filename!r} cannot be indexed: {exc}. Nothing was changed.") from exc
+            with write_lock:
+                report = _commit(rag, staged, folder)
+        finally:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+        cwd = Path.cwd()
+        return {**report.counts(), "documents": [info(source_name(t, cwd)) for _, t in staged],
+                "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped]}
 
-    @r.get("/documents")
-    def documents() -> dict[str, Any]:
-        return {"documents": rag.documents()}
+    @r.delete("/documents/{doc_id}", response_model=DeleteReport, responses=_errors(404, 503))
+    def delete(doc_id: str) -> Any:
+        """Remove a document from the index; its file is deleted too when it is in the documents folder."""
+        with write_lock:
+            source = find(doc_id)
+            removed = rag.remove([source]) == 1
+            path = _file_in(source, docs_folder())
+            deleted = False
+            if path is not None:
+                try:
+                    path.unlink()
+                    deleted = True
+                except OSError:
+                    deleted = False
+        return {"id": doc_id, "source": source, "removed": removed, "file_deleted": deleted}
 
-    @r.get("/health")
-    def health() -> dict[str, Any]:
+    @r.get("/health", response_model=Health)
+    def health() -> Any:
+        """Liveness and what is served."""
+        path = getattr(rag.store, "path", None)  # FAISS: the folder; PostgreSQL: the URL, password hidden
+        location = str(Path(path).resolve()) if isinstance(path, Path) else settings.store_location
         return {"status": "ok", "documents": len(rag.documents()), "chunks": rag.store.chunk_count(),
-                "model": rag.embedder.name, "mode": "extractive"}
+                "model": rag.embedder.name, "mode": "extractive", "index": redact(location)}
 
     return r
+
+
+BEARER = HTTPBearer(auto_error=False, description="the server's SEEDRAG_API_TOKEN")
+
+
+def _require_token(token: str) -> Any:
+    # ApiGuard already checked the header before the body was read; this makes the check visible in OpenAPI
+    # and holds when the router is used without the middleware.
+    def check(credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]) -> None:
+        given = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+        if not token_ok(given, token):
+            raise HTTPException(401, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+
+    return check
+
+
+UNAUTHORIZED = "Missing or wrong API token. Send the header: Authorization: Bearer <SEEDRAG_API_TOKEN>"
+
+
+def _stage(upload: UploadFile, folder: Path, suffix: str, limit: int) -> Path:
+    """Copy an upload into a hidden file of `folder` (the index skips hidden files), checking its size."""
+    handle, name = tempfile.mkstemp(prefix=".upload-", suffix=suffix, dir=folder)
+    path = Path(name)
+    size = 0
+    try:
+        with os.fdopen(handle, "wb") as out:
+            while block := upload.file.read(1 << 20):
+                size += len(block)
+                if size > limit:
+                    raise HTTPException(413, f"{upload.filename!r} is larger than the upload limit of "
+                                             f"{limit / 1048576:g} MB (SEEDRAG_MAX_UPLOAD_MB).")
+                out.write(block)
+        path.chmod(0o644)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _commit(rag: Any, staged: list[tuple[Path, Path]], folder: Path) -> Any:
+    """Move the checked files into place and index the folder; on failure, put the folder back as it was."""
+    placed: list[Path] = []
+    backups: list[tuple[Path, Path]] = []
+    try:
+        for tmp, target in staged:
+            if target.exists() or target.is_symlink():
+                backup = folder / f".{target.name}.{uuid.uuid4().hex[:8]}.bak"
+                os.replace(target, backup)
+                backups.append((backup, target))
+            os.replace(tmp, target)
+            placed.append(target)
+        report = rag.index([folder])
+    except BaseException:
+        for target in placed:
+            target.unlink(missing_ok=True)
+        for backup, target in backups:
+            os.replace(backup, target)
+        raise
+    for backup, _ in backups:
+        backup.unlink(missing_ok=True)
+    return report
+
+
+def _file_in(source: str, folder: Path) -> Path | None:
+    """The file of `source` if it lies inside `folder` (symlinks are not followed out of it)."""
+    path = Path(source)
+    path = path if path.is_absolute() else Path.cwd() / path
+    try:
+        path = path.parent.resolve() / path.name
+    except OSError:
+        return None
+    if not path.is_relative_to(folder) or not (path.is_file() or path.is_symlink()):
+        return None
+    return path
+
+
+# ---- errors and the guard ----------------------------------------------------------------------------------------
+def _validation_message(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for e in errors:
+        if e.get("type") == "json_invalid":
+            parts.append(f"the body is not valid JSON ({e.get('ctx', {}).get('error', 'decode error')})")
+            continue
+        loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{loc}: {e.get('msg', 'invalid')}")
+    return "Invalid request: " + "; ".join(parts)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    errors = list(exc.errors()) if isinstance(exc, RequestValidationError) else []
+    slim = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in errors]
+    return JSONResponse({"detail": _validation_message(errors), "errors": slim}, status_code=422)
+
+
+async def _on_seedrag_error(request: Request, exc: Exception) -> JSONResponse:
+    unavailable = (IndexNotFoundError, IndexMismatchError, StoreError)
+    return JSONResponse({"detail": str(exc)}, status_code=503 if isinstance(exc, unavailable) else 422)
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int, upload: bool = False) -> None:
+        hint = " (the upload limit is SEEDRAG_MAX_UPLOAD_MB)" if upload else ""
+        super().__init__(413, f"The request body is larger than the limit of {limit} bytes{hint}.")
+
+
+class ApiGuard:
+    """ASGI middleware for /api/v1/*: bearer token first, then the body size (Content-Length, and the bytes
+    actually received for chunked bodies). Other paths (the Gradio chat) pass through untouched."""
+
+    def __init__(self, app: ASGIApp, token: str | None, upload_limit: int, json_limit: int = JSON_LIMIT) -> None:
+        self.app = app
+        self.token = token
+        self.upload_limit = upload_limit
+        self.json_limit = json_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not (path == PREFIX or path.startswith(PREFIX + "/")):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if self.token and not token_ok(headers.get("authorization"), self.token):
+            await _reply(scope, receive, send, 401, UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
+            return
+        upload = scope["method"] == "POST" and path.rstrip("/") == f"{PREFIX}/documents"
+        limit = self.upload_limit if upload else self.json_limit
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _reply(scope, receive, send, 413, BodyTooLarge(limit, upload).detail)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit, upload)  # FastAPI re-raises HTTPExceptions from body reading: a 413
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracked_send)
+        except BodyTooLarge as exc:
+            if started:
+                raise
+            await _reply(scope, receive, send, 413, exc.detail)
+
+
+async def _reply(scope: Scope, receive: Receive, send: Send, status: int, detail: str,
+                 headers: dict[str, str] | None = None) -> None:
+    await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
+
+
+def install(app: FastAPI, rag: Any) -> FastAPI:
+    """Add the /api/v1 routes, their error handlers and `ApiGuard` to `app`."""
+    settings = rag.settings
+    app.include_router(router(rag))
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(SeedragError, _on_seedrag_error)
+    app.add_middleware(ApiGuard, token=settings.api_token, upload_limit=upload_limit(settings) + MULTIPART_SLACK)
+    return app

@@ -5,10 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ui.feedback import record
 from ui.render import answer_markdown, document_html, sources_html
 
 SCROLL_TO_MARK = "() => { setTimeout(() => { const m = document.getElementById('seedrag-cited'); " \
                  "if (m) m.scrollIntoView({block: 'center'}); }, 300); }"
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The text of a chat message; Gradio 6 normalises content to a list of {"type": "text", "text": ...}."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""
 
 
 def build_app(rag: Any) -> Any:
@@ -18,24 +29,27 @@ def build_app(rag: Any) -> Any:
     info = (f"Index: `{settings.store_location}` · {rag.store.chunk_count()} chunks from "
             f"{len(rag.documents())} documents · model `{rag.embedder.name}` · answers: extractive")
 
-    def respond(message: str, history: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
+    def respond(message: str, history: list[dict[str, Any]], answers: dict[int, Any]) -> Iterator[tuple[Any, ...]]:
+        """Stream the answer; `answers` (per session) maps a chat message index to (question, answer JSON)."""
+        skip = gr.update()
         history = list(history or [])
         question = (message or "").strip()
         if not question:
-            yield history, "", gr.update(), gr.update(), gr.update()
+            yield history, "", skip, skip, skip, skip
             return
-        previous = [m["content"] for m in history if m.get("role") == "user" and isinstance(m.get("content"), str)]
+        previous = [message_text(m) for m in history if m.get("role") == "user"]
         history.append({"role": "user", "content": question})
         history.append({"role": "assistant", "content": "…"})
-        yield history, "", gr.update(), gr.update(), gr.update()
+        yield history, "", skip, skip, skip, skip
         answer = rag.ask(question, history=previous)
         words = answer_markdown(answer).split(" ")
         for i in range(0, len(words), 8):  # stream the text in, then the final message with citations
             history[-1] = {"role": "assistant", "content": " ".join(words[: i + 8])}
-            yield history, "", gr.update(), gr.update(), gr.update()
+            yield history, "", skip, skip, skip, skip
+        answers = {**(answers or {}), len(history) - 1: (question, answer.to_json())}
         choices = [f"[{c.n}] {c.source}:{c.start}-{c.end}" for c in answer.citations]
         state = [c.to_json() for c in answer.citations]
-        yield history, "", sources_html(answer), gr.update(choices=choices, value=None), state
+        yield history, "", sources_html(answer), gr.update(choices=choices, value=None), state, answers
 
     def open_citation(choice: str | None, citations: list[dict[str, Any]]) -> str:
         if not choice:
@@ -44,6 +58,12 @@ def build_app(rag: Any) -> Any:
         c = next(c for c in citations if c["n"] == n)
         doc = rag.document(c["source"])
         return document_html(doc.text, c["start"], c["end"], c["source"]) if doc else "Document not found."
+
+    def vote(answers: dict[int, Any], data: gr.LikeData) -> None:
+        index = data.index if isinstance(data.index, int) else data.index[0]
+        if answers and index in answers:
+            question, answer = answers[index]
+            record(settings.index_dir, question, answer, bool(data.liked))
 
     with gr.Blocks(title="seedrag") as app:
         gr.Markdown("## seedrag: ask your documents\n" + info)
@@ -58,6 +78,8 @@ def build_app(rag: Any) -> Any:
                 with gr.Accordion("Retrieved passages", open=False):
                     sources = gr.HTML(elem_id="seedrag-sources")
         citations = gr.State([])
-        box.submit(respond, [box, chat], [chat, box, sources, cite, citations], api_name="ask")
+        answers = gr.State({})
+        box.submit(respond, [box, chat, answers], [chat, box, sources, cite, citations, answers], api_name="ask")
+        chat.like(vote, answers, None)
         cite.change(open_citation, [cite, citations], viewer).then(None, js=SCROLL_TO_MARK)
     return app

@@ -11,6 +11,8 @@ from index.errors import ConfigError
 
 SUITES = {
     "seed": "eval.suites.seed",
+    "squad": "eval.suites.squad",
+    "calibrate": "eval.suites.calibrate",
 }
 
 

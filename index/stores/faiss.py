@@ -66,34 +66,33 @@ class FaissStore:
             raise StoreError(f"Cannot read the index at {self.path}: {exc}") from exc
 
     def _load(self) -> None:
+        """Read the live generation into local variables, then swap them in at once: a reader never sees
+        a half-loaded index."""
+        generation = None if self._fresh else self._current()
+        if generation is None:
+            with self._lock:
+                self._generation = None
+                self._reset()
+            return
+        folder = self.path / generation
+        try:
+            manifest = Manifest.from_json(json.loads((folder / "manifest.json").read_text()))
+            docs = {d.source: d for d in map(_doc_from_json, _read_jsonl(folder / "documents.jsonl"))}
+            chunks = [_chunk_from_json(c, docs) for c in _read_jsonl(folder / "chunks.jsonl")]
+            import faiss
+
+            index = faiss.read_index(str(folder / "vectors.faiss"))
+        except IndexMismatchError:
+            raise
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise StoreError(
+                f"The index at {self.path} ({generation}) is damaged: {exc}. Rebuild it: seedrag index --rebuild"
+            ) from exc
+        if index.ntotal != len(chunks):
+            raise StoreError(f"The index at {self.path} is inconsistent; rebuild it: seedrag index --rebuild")
         with self._lock:
-            generation = None if self._fresh else self._current()
-            self._generation = generation
-            self._reset()
-            if generation is None:
-                return
-            folder = self.path / generation
-            try:
-                manifest = json.loads((folder / "manifest.json").read_text())
-                self._manifest = Manifest.from_json(manifest)
-                self._docs = {d.source: d for d in map(_doc_from_json, _read_jsonl(folder / "documents.jsonl"))}
-                self._chunks = [self._chunk_from_json(c) for c in _read_jsonl(folder / "chunks.jsonl")]
-                import faiss
-
-                self._index = faiss.read_index(str(folder / "vectors.faiss"))
-            except IndexMismatchError:
-                raise
-            except (OSError, ValueError, KeyError, RuntimeError) as exc:
-                raise StoreError(
-                    f"The index at {self.path} ({generation}) is damaged: {exc}. "
-                    "Rebuild it: seedrag index --rebuild"
-                ) from exc
-            if self._index.ntotal != len(self._chunks):
-                raise StoreError(f"The index at {self.path} is inconsistent; rebuild it: seedrag index --rebuild")
-
-    def _chunk_from_json(self, c: dict[str, Any]) -> Chunk:
-        doc = self._docs[c["source"]]
-        return Chunk(c["id"], c["source"], doc.text[c["start"]:c["end"]], c["start"], c["end"], c.get("page"))
+            self._generation, self._manifest, self._docs = generation, manifest, docs
+            self._chunks, self._index, self._bm25 = chunks, index, None
 
     def refresh(self) -> bool:
         if not self._fresh and self._current() != self._generation:
@@ -227,6 +226,11 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
         for line in f:
             if line.strip():
                 yield json.loads(line)
+
+
+def _chunk_from_json(c: dict[str, Any], docs: dict[str, Document]) -> Chunk:
+    doc = docs[c["source"]]
+    return Chunk(c["id"], c["source"], doc.text[c["start"]:c["end"]], c["start"], c["end"], c.get("page"))
 
 
 def _doc_to_json(d: Document) -> dict[str, Any]:

@@ -1,0 +1,398 @@
+"""The REST API (/api/v1) against real `seedrag serve` processes on loopback ports.
+
+Two servers for the module: one open (every feature), one with SEEDRAG_API_TOKEN (authentication only), over
+copies of one index of the seed article built by `seedrag index`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SEEDS = ROOT / "seeds"
+TOKEN = "test-token-5f1c9a"
+ATACMS = "What is the range of the ATACMS missile?"
+MAX_UPLOAD_MB = 1
+STARTUP_SECONDS = 300
+
+ZORBLAT = ("# The Zorblat festival\n\n"
+           "The Zorblat festival is held every autumn in the mountain village of Quellmoor. "
+           "During the festival, the villagers float lantern boats made of kelp paper down the river Ysk. "
+           "The oldest lantern boat on record was built by the weaver Ottilie Brask in 1821.\n")
+ZORBLAT_QUESTION = "What are the lantern boats of the Zorblat festival made of?"
+
+MARROWIND = ("# Marrowind tea\n\n"
+             "Marrowind tea is brewed only from the silver leaves of the glimmerbush shrub. "
+             "The tea is steeped for exactly eleven minutes in water from melted hail.\n")
+MARROWIND_QUESTION = "How long is Marrowind tea steeped?"
+
+
+# ---- the servers ---------------------------------------------------------------------------------------------------
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEEDRAG_")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", **extra)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """root/seeds (a copy of seeds/), root/index (built by `seedrag index`), root/index-secured (a copy)."""
+    root = tmp_path_factory.mktemp("api")
+    shutil.copytree(SEEDS, root / "seeds")
+    done = subprocess.run([sys.executable, "-m", "rag.cli", "index", "seeds", "--index-dir", "index", "--json"],
+                          cwd=root, env=_env(), capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["added"] == 1
+    shutil.copytree(root / "index", root / "index-secured")
+    return root
+
+
+@contextmanager
+def _serve(root: Path, index: str, docs: str, token: str | None = None) -> Iterator[str]:
+    port = _free_port()
+    env = _env(SEEDRAG_DOCS_DIR=str(root / docs), SEEDRAG_MAX_UPLOAD_MB=str(MAX_UPLOAD_MB),
+               **({"SEEDRAG_API_TOKEN": token} if token else {}))
+    log_path = root / f"server-{port}.log"
+    url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index-dir", index],
+            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + STARTUP_SECONDS
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"seedrag serve exited with {proc.returncode}:\n{log_path.read_text()}")
+                try:
+                    health = httpx.get(f"{url}/api/v1/health", headers=headers, timeout=5)
+                except httpx.TransportError:
+                    health = None
+                if health is not None:
+                    assert health.status_code == 200, health.text
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"seedrag serve did not answer in {STARTUP_SECONDS} s:\n{log_path.read_text()}")
+                time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(workspace: Path) -> Iterator[str]:
+    with _serve(workspace, "index", "docs") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def secured(workspace: Path) -> Iterator[str]:
+    with _serve(workspace, "index-secured", "docs-secured", token=TOKEN) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def api(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=180) as client:
+        yield client
+
+
+# ---- helpers -------------------------------------------------------------------------------------------------------
+def _ask(api: httpx.Client, question: str, **more: Any) -> dict[str, Any]:
+    r = api.post("/api/v1/ask", json={"question": question, **more})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def _documents(api: httpx.Client) -> dict[str, dict[str, Any]]:
+    r = api.get("/api/v1/documents")
+    assert r.status_code == 200, r.text
+    return {d["source"]: d for d in r.json()["documents"]}
+
+
+def _text(api: httpx.Client, source: str) -> str:
+    r = api.get(f"/api/v1/documents/{_documents(api)[source]['id']}")
+    assert r.status_code == 200, r.text
+    assert r.json()["source"] == source
+    return str(r.json()["text"])
+
+
+def _upload(api: httpx.Client, *files: tuple[str, bytes]) -> httpx.Response:
+    return api.post("/api/v1/documents", files=[("files", (name, data, "application/octet-stream"))
+                                                  for name, data in files])
+
+
+def _sse(lines: Iterator[str]) -> list[tuple[str, Any]]:
+    events: list[tuple[str, Any]] = []
+    name, data = None, []
+    for line in lines:
+        if line.startswith("event:"):
+            name = line[len("event:"):].strip()
+        elif line.startswith("data:"):
+            data.append(line[len("data:"):].strip())
+        elif not line and name is not None:
+            events.append((name, json.loads("\n".join(data))))
+            name, data = None, []
+    return events
+
+
+def _delete(api: httpx.Client, source: str) -> dict[str, Any]:
+    r = api.delete(f"/api/v1/documents/{_documents(api)[source]['id']}")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+# ---- reading -------------------------------------------------------------------------------------------------------
+def test_health(api: httpx.Client, workspace: Path) -> None:
+    h = api.get("/api/v1/health").json()
+    assert h["status"] == "ok" and h["mode"] == "extractive"
+    assert h["documents"] >= 1 and h["chunks"] >= h["documents"]
+    assert "MiniLM" in h["model"]
+    assert Path(h["index"]).name == "index"
+
+
+def test_chat_page_and_openapi_are_served(api: httpx.Client) -> None:
+    page = api.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    schema = api.get("/openapi.json").json()
+    assert {"/api/v1/ask", "/api/v1/retrieve", "/api/v1/documents", "/api/v1/documents/{doc_id}",
+            "/api/v1/health"} <= set(schema["paths"])
+    assert {"AskRequest", "AskResponse", "RetrieveResponse", "UploadReport", "Health"} <= set(
+        schema["components"]["schemas"])
+    assert "text/event-stream" in schema["paths"]["/api/v1/ask"]["post"]["responses"]["200"]["content"]
+    assert api.get("/api/docs").status_code == 200
+
+
+def test_ask_answers_with_a_citation_that_matches_the_document(api: httpx.Client) -> None:
+    answer = _ask(api, ATACMS)
+    assert not answer["refused"] and "190" in answer["answer"]
+    assert answer["citations"] and answer["passages"]
+    for c in answer["citations"]:
+        assert _text(api, c["source"])[c["start"]:c["end"]] == c["quote"]
+    assert "190" in answer["citations"][0]["quote"]
+
+
+def test_ask_streams_tokens_then_citations_then_done(api: httpx.Client) -> None:
+    with api.stream("POST", "/api/v1/ask", json={"question": ATACMS, "stream": True}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = _sse(r.iter_lines())
+    names = [name for name, _ in events]
+    tokens = names.count("token")
+    assert tokens >= 2 and names == ["token"] * tokens + ["citations", "done"]
+    final = events[-2][1]
+    assert "".join(data["text"] for _, data in events[:tokens]) == final["answer"]
+    assert "190" in final["answer"] and final["citations"]
+    assert final["answer"] == _ask(api, ATACMS)["answer"]
+
+
+def test_retrieve_returns_passages_at_their_offsets(api: httpx.Client) -> None:
+    r = api.post("/api/v1/retrieve", json={"query": "ATACMS range miles", "k": 2})
+    assert r.status_code == 200, r.text
+    passages = r.json()["passages"]
+    assert 1 <= len(passages) <= 2
+    scores = [p["score"] for p in passages]
+    assert scores == sorted(scores, reverse=True)
+    for p in passages:
+        assert _text(api, p["source"])[p["start"]:p["end"]] == p["text"]
+
+
+def test_unknown_document_id_is_404(api: httpx.Client) -> None:
+    for r in (api.get("/api/v1/documents/0123456789abcdef"), api.delete("/api/v1/documents/0123456789abcdef")):
+        assert r.status_code == 404 and "GET /api/v1/documents" in r.json()["detail"]
+
+
+# ---- documents: add, list, delete ---------------------------------------------------------------------------------
+def test_uploaded_document_is_answered_from_then_deleted(api: httpx.Client, workspace: Path) -> None:
+    before = _documents(api)
+    r = _upload(api, ("zorblat.md", ZORBLAT.encode()))
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert report["added"] == 1 and report["skipped"] == []
+    assert [d["source"] for d in report["documents"]] == ["docs/zorblat.md"]
+    assert (workspace / "docs" / "zorblat.md").read_text() == ZORBLAT
+    listed = _documents(api)
+    assert set(listed) == set(before) | {"docs/zorblat.md"}
+    assert listed["docs/zorblat.md"]["chars"] == len(ZORBLAT)
+
+    answer = _ask(api, ZORBLAT_QUESTION)
+    assert not answer["refused"] and "kelp paper" in answer["answer"]
+    assert answer["citations"][0]["source"] == "docs/zorblat.md"
+    c = answer["citations"][0]
+    assert ZORBLAT[c["start"]:c["end"]] == c["quote"]
+
+    gone = _delete(api, "docs/zorblat.md")
+    assert gone["removed"] and gone["file_deleted"] and gone["source"] == "docs/zorblat.md"
+    assert not (workspace / "docs" / "zorblat.md").exists()
+    assert set(_documents(api)) == set(before)
+    assert api.get(f"/api/v1/documents/{gone['id']}").status_code == 404
+    after = _ask(api, ZORBLAT_QUESTION)
+    assert after["refused"] or all(c["source"] != "docs/zorblat.md" for c in after["citations"])
+    assert "kelp" not in after["answer"]
+    assert "190" in _ask(api, ATACMS)["answer"]  # the seed article is untouched
+
+
+def test_unusable_uploads_are_rejected_and_nothing_indexed_is_lost(api: httpx.Client, workspace: Path) -> None:
+    r = _upload(api, ("marrowind.md", MARROWIND.encode()))
+    assert r.status_code == 200, r.text
+    docs = workspace / "docs"
+    before = _documents(api)
+    bad = [(b"\x00\x01\x02binary\x00" * 50, "binary"), (b"", "empty"), (b"  \n\t ", "empty"),
+           ("caf\u00e9 ".encode("latin-1") * 20, "UTF-8")]
+    for data, reason in bad:  # same name as the indexed file: it must not be overwritten
+        r = _upload(api, ("marrowind.md", data))
+        assert r.status_code == 422, r.text
+        assert reason in r.json()["detail"] and "marrowind.md" in r.json()["detail"]
+    # one bad file in a batch: nothing of the batch is saved
+    r = _upload(api, ("fine.md", b"# Fine\n\nA perfectly fine file.\n"), ("broken.txt", b"\x00" * 100))
+    assert r.status_code == 422 and "broken.txt" in r.json()["detail"]
+    assert not (docs / "fine.md").exists()
+    assert (docs / "marrowind.md").read_text() == MARROWIND
+    assert sorted(p.name for p in docs.iterdir()) == ["marrowind.md"]  # no temporary files left
+    assert _documents(api) == before
+    answer = _ask(api, MARROWIND_QUESTION)
+    assert not answer["refused"] and "eleven minutes" in answer["answer"]
+    assert answer["citations"][0]["source"] == "docs/marrowind.md"
+    assert "190" in _ask(api, ATACMS)["answer"]
+    _delete(api, "docs/marrowind.md")
+
+
+def test_unsupported_file_type_is_415(api: httpx.Client, workspace: Path) -> None:
+    for name in ("program.exe", "../../etc/passwd", "sheet.docx"):
+        r = _upload(api, (name, b"MZ not a document"))
+        assert r.status_code == 415, r.text
+        detail = r.json()["detail"]
+        assert "unsupported file type" in detail and ".md" in detail and ".pdf" in detail
+    assert not any((workspace / "docs").glob("*.exe")) and not (workspace / "docs" / "passwd").exists()
+
+
+def test_upload_file_names_cannot_escape_the_documents_folder(api: httpx.Client, workspace: Path) -> None:
+    tag = uuid.uuid4().hex[:8]
+    names = {f"../../escape-{tag}.md": f"escape-{tag}.md",
+             f"/tmp/abs-{tag}.md": f"abs-{tag}.md",
+             f"..\\..\\win-{tag}.md": f"win-{tag}.md",
+             f".hidden-{tag}.md": f"hidden-{tag}.md",
+             f"sub/../../dir-{tag}.txt": f"dir-{tag}.txt"}
+    r = _upload(api, *((raw, f"# Note {i}\n\nSafe file name check number {i}.\n".encode())
+                       for i, raw in enumerate(names)))
+    assert r.status_code == 200, r.text
+    docs = workspace / "docs"
+    assert sorted(d["source"] for d in r.json()["documents"]) == sorted(f"docs/{n}" for n in names.values())
+    assert {p.name for p in docs.iterdir()} >= set(names.values())
+    assert not any(tag in p.name for p in workspace.parent.rglob("*") if docs not in p.parents)
+    assert not list(Path("/tmp").glob(f"*{tag}*"))
+    for clean in names.values():
+        assert _delete(api, f"docs/{clean}")["file_deleted"]
+    # a NUL byte in the name, sent raw: rejected, nothing saved
+    boundary = "seedragboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x\x00-{tag}.md\"\r\n"
+            f"Content-Type: text/markdown\r\n\r\n# x\n\nNUL name.\n\r\n--{boundary}--\r\n").encode()
+    r = api.post("/api/v1/documents", content=body,
+                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 422, r.text
+    assert not any(tag in p.name for p in docs.iterdir())
+
+
+# ---- limits and bad requests --------------------------------------------------------------------------------------
+def test_oversize_bodies_are_413(api: httpx.Client) -> None:
+    big = {"question": "x" * 100_000}
+    r = api.post("/api/v1/ask", json=big)
+    assert r.status_code == 413 and "limit" in r.json()["detail"]
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: counted as it streams in
+        yield b'{"question": "'
+        for _ in range(20):
+            yield b"y" * 8192
+        yield b'"}'
+
+    r = api.post("/api/v1/retrieve", content=chunked(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413, r.text
+    r = _upload(api, ("huge.txt", b"word " * (MAX_UPLOAD_MB * 1024 * 1024 // 5 + 30_000)))
+    assert r.status_code == 413 and "SEEDRAG_MAX_UPLOAD_MB" in r.json()["detail"]
+    assert api.get("/api/v1/health").status_code == 200
+
+
+def test_malformed_json_is_422(api: httpx.Client) -> None:
+    for raw in (b'{"question": ', b"not json", b'{"question": "a",}'):
+        r = api.post("/api/v1/ask", content=raw, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422, r.text
+        assert "not valid JSON" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("body", [
+    {"question": 5}, {"question": "ok", "k": "five"}, {"question": "ok", "k": True}, {"question": "ok", "k": 0},
+    {"question": "ok", "history": "not a list"}, {"question": "ok", "stream": "yes"}, {"question": "ok", "x": 1},
+    {}, [], "question",
+])
+def test_wrong_types_are_422(api: httpx.Client, body: Any) -> None:
+    r = api.post("/api/v1/ask", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith("Invalid request")
+
+
+def test_empty_question_is_422(api: httpx.Client) -> None:
+    for question in ("", "   \n"):
+        r = api.post("/api/v1/ask", json={"question": question})
+        assert r.status_code == 422 and "question" in r.json()["detail"]
+    r = api.post("/api/v1/retrieve", json={"query": " "})
+    assert r.status_code == 422 and "query" in r.json()["detail"]
+
+
+# ---- authentication -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer"])
+def test_api_token_is_required(secured: str, authorization: str | None) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    for method, path, body in (("GET", "/api/v1/health", None), ("POST", "/api/v1/ask", b"{broken"),
+                               ("GET", "/api/v1/documents", None), ("POST", "/api/v1/documents", b"x" * 10)):
+        r = httpx.request(method, secured + path, content=body, headers=headers, timeout=60)
+        assert r.status_code == 401, (path, r.text)
+        assert "Authorization: Bearer" in r.json()["detail"]
+        assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_right_api_token_is_accepted_and_the_chat_stays_open(secured: str) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(secured + "/api/v1/health", headers=headers, timeout=60).status_code == 200
+    r = httpx.post(secured + "/api/v1/ask", json={"question": ATACMS}, headers=headers, timeout=180)
+    assert r.status_code == 200 and "190" in r.json()["answer"]
+    assert httpx.get(secured + "/", timeout=60).status_code == 200
+    schema = httpx.get(secured + "/openapi.json", timeout=60).json()
+    assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+# ---- the Gradio chat API ------------------------------------------------------------------------------------------
+def test_gradio_client_calls_the_chat(server: str) -> None:
+    gradio_client = pytest.importorskip("gradio_client")
+    client = gradio_client.Client(server, verbose=False)
+    result = client.predict(ATACMS, [], api_name="/ask")
+    history = result[0]
+    assert history[-1]["role"] == "assistant"
+    content = history[-1]["content"]
+    text = content if isinstance(content, str) else json.dumps(content)
+    assert "190" in text

@@ -1,0 +1,124 @@
+"""End to end in a real browser: Debian's chromium driven by playwright against a real server process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import SEEDS
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (make test installs it)"),
+]
+
+EVIL = """# Evil page notes
+The zorblax festival is held every April in Quonset.
+Here is markup: <script>window.__pwned = 1</script> and <img src=x onerror="window.__pwned = 2">.
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser")
+    docs = root / "docs"
+    shutil.copytree(SEEDS, docs)
+    (docs / "evil.md").write_text(EVIL)
+    env = {**os.environ, "SEEDRAG_INDEX_DIR": str(root / "index"), "SEEDRAG_DOCS_DIR": str(docs)}
+    env.pop("SEEDRAG_API_TOKEN", None)
+    cli = [sys.executable, "-m", "rag.cli"]
+    subprocess.run([*cli, "index", str(docs)], env=env, check=True, capture_output=True, cwd=root)
+    port = free_port()
+    proc = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/api/v1/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("server did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync", "--disable-quic"])
+        yield b
+        b.close()
+
+
+def ask(page, question: str) -> None:
+    box = page.locator("#seedrag-question textarea")
+    box.fill(question)
+    box.press("Enter")
+
+
+def test_ask_cite_click_follow_up(server, browser, tmp_path):
+    page = browser.new_page()
+    page.goto(server, wait_until="domcontentloaded")
+    page.locator("#seedrag-question textarea").wait_for(timeout=60_000)
+    ask(page, "What is the range of the ATACMS missile?")
+    chat = page.locator("#seedrag-chat")
+    chat.get_by_text("190 miles", exact=False).first.wait_for(timeout=60_000)
+    assert "[1]" in chat.inner_text()
+    # click the citation: the viewer opens the document with the cited span highlighted
+    page.locator("#seedrag-citations label").first.click()
+    mark = page.locator("#seedrag-cited")
+    mark.wait_for(timeout=20_000)
+    assert "190 miles (300 kilometers)" in mark.inner_text()
+    page.wait_for_timeout(800)
+    assert page.evaluate("""() => { const r = document.getElementById('seedrag-cited').getBoundingClientRect();
+                                    const v = r.top >= 0 && r.bottom <= window.innerHeight; return v; }""")
+    page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+    # a follow-up is resolved against the conversation and the searched question is shown
+    ask(page, "and how far can it fly?")
+    chat.get_by_text("searched for", exact=False).first.wait_for(timeout=60_000)
+    searched = chat.get_by_text("searched for", exact=False).first.inner_text()
+    assert "ATACMS" in searched and "how far can it fly" in searched
+    page.wait_for_function("document.querySelector('#seedrag-chat').innerText.split('190 miles').length > 2",
+                           timeout=60_000)
+
+
+def test_document_markup_is_shown_as_text_and_never_runs(server, browser):
+    page = browser.new_page()
+    page.goto(server, wait_until="domcontentloaded")
+    page.locator("#seedrag-question textarea").wait_for(timeout=60_000)
+    ask(page, "When is the zorblax festival held?")
+    page.wait_for_function("document.querySelector('#seedrag-chat').innerText.includes('zorblax')", timeout=60_000)
+    page.get_by_text("Retrieved passages").click()
+    page.wait_for_function(
+        "document.querySelector('#seedrag-sources').innerText.includes('<script>window.__pwned = 1</script>')",
+        timeout=30_000)
+    page.locator("#seedrag-citations label").first.click()
+    page.locator("#seedrag-cited").wait_for(timeout=20_000)
+    assert "<img src=x onerror" in page.locator("#seedrag-viewer").inner_text()
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator("#seedrag-viewer img, #seedrag-sources img, #seedrag-viewer script").count() == 0
