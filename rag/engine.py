@@ -175,6 +175,11 @@ class RAG:
         )
 
     @property
+    def mode(self) -> str:
+        """How answers are made: "extractive", or "llm:<name>" once a generator is configured."""
+        return "extractive"
+
+    @property
     def threshold(self) -> float:
         if self.settings.refusal_threshold is not None:
             return self.settings.refusal_threshold

@@ -17,15 +17,10 @@ large, 415 unsupported file type, 422 bad request or unusable file, 503 no usabl
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
-import os
 import re
-import tempfile
 import threading
-import unicodedata
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -39,16 +34,13 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from index.build import source_name
-from index.documents import SUPPORTED_SUFFIXES, load_document
-from index.errors import DocumentError, IndexMismatchError, IndexNotFoundError, SeedragError, StoreError
+from index.errors import IndexMismatchError, IndexNotFoundError, SeedragError, StoreError
+from ui.library import UploadRejected, add_files, document_id, remove_document
 
 PREFIX = "/api/v1"
 JSON_LIMIT = 64 * 1024          # bytes of a JSON request body
 MULTIPART_SLACK = 64 * 1024     # multipart headers and boundaries on top of max_upload_mb
 WORDS_PER_TOKEN_EVENT = 3
-MAX_NAME_CHARS = 120
-_UNSAFE_NAME_CHARS = re.compile(r"[^\w.\- ()+,=@\[\]]")  # \w is Unicode-aware: letters and digits of any script
 
 
 # ---- request and response models (they are the OpenAPI schema) ---------------------------------------------------
@@ -189,35 +181,6 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 # ---- helpers -----------------------------------------------------------------------------------------------------
-def document_id(source: str) -> str:
-    """A stable, URL-safe id for a source name."""
-    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
-
-
-def safe_filename(raw: str | None) -> str:
-    """The base name of an uploaded file, safe to create in the documents folder.
-
-    Directories (`/`, `\\`), `..`, leading dots (hidden files), control characters and unusual punctuation
-    are removed or replaced; a NUL byte or a name with nothing left is rejected with a 422.
-
-    >>> safe_filename("../../etc/passwd.md"), safe_filename("/tmp/.notes.md")
-    ('passwd.md', 'notes.md')
-    """
-    name = raw or ""
-    if "\x00" in name:
-        raise HTTPException(422, f"The file name {name!r} contains a NUL byte; rename the file.")
-    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")   # control, format, unassigned
-    name = _UNSAFE_NAME_CHARS.sub("_", name).strip().lstrip(".").strip()
-    stem, dot, suffix = name.rpartition(".")
-    if dot and len(name) > MAX_NAME_CHARS:
-        name = f"{stem[:MAX_NAME_CHARS - len(suffix) - 1]}.{suffix}"
-    name = name[:MAX_NAME_CHARS]
-    if not name or not Path(name).stem.strip("._ "):
-        raise HTTPException(422, f"The file name {raw!r} has no usable characters; rename the file.")
-    return name
-
-
 def token_ok(authorization: str | None, token: str) -> bool:
     """`authorization` is "Bearer <token>" (scheme case-insensitive), compared in constant time."""
     scheme, _, given = (authorization or "").partition(" ")
@@ -319,54 +282,19 @@ def router(rag: Any, lock: threading.Lock | None = None) -> APIRouter:
         """Save files into the documents folder and index them (only new or changed files are embedded).
 
         Every file is checked first (name, type, size, readable text); if one fails, none is saved."""
-        folder = docs_folder()
-        names = [safe_filename(f.filename) for f in files]
-        for f, name in zip(files, names, strict=True):
-            suffix = Path(name).suffix.lower()
-            if suffix not in SUPPORTED_SUFFIXES:
-                raise HTTPException(415, f"{f.filename!r}: unsupported file type {suffix or '(none)'!r}; "
-                                         f"supported: {', '.join(SUPPORTED_SUFFIXES)}")
-        if len(set(names)) != len(names):
-            raise HTTPException(422, f"Two uploaded files have the same name after cleaning: {names}.")
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise HTTPException(503, f"Cannot create the documents folder {folder}: {exc}") from exc
-        staged: list[tuple[Path, Path]] = []
-        try:
-            for f, name in zip(files, names, strict=True):
-                target = folder / name
-                if target.is_dir():
-                    raise HTTPException(422, f"{name!r} is a folder in the documents folder; rename the file.")
-                tmp = _stage(f, folder, Path(name).suffix, upload_limit(settings))
-                staged.append((tmp, target))
-                try:
-                    load_document(tmp, name)
-                except DocumentError as exc:
-                    raise HTTPException(422, f"{f.filename!r} cannot be indexed: {exc}. Nothing was changed.") from exc
-            with write_lock:
-                report = _commit(rag, staged, folder)
-        finally:
-            for tmp, _ in staged:
-                tmp.unlink(missing_ok=True)
-        cwd = Path.cwd()
-        return {**report.counts(), "documents": [info(source_name(t, cwd)) for _, t in staged],
+            report, sources = add_files(rag, docs_folder(), [(f.filename, f.file) for f in files],
+                                        upload_limit(settings), write_lock)
+        except UploadRejected as exc:
+            raise HTTPException(exc.status, str(exc)) from exc
+        return {**report.counts(), "documents": [info(source) for source in sources],
                 "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped]}
 
     @r.delete("/documents/{doc_id}", response_model=DeleteReport, responses=_errors(404, 503))
     def delete(doc_id: str) -> Any:
         """Remove a document from the index; its file is deleted too when it is in the documents folder."""
-        with write_lock:
-            source = find(doc_id)
-            removed = rag.remove([source]) == 1
-            path = _file_in(source, docs_folder())
-            deleted = False
-            if path is not None:
-                try:
-                    path.unlink()
-                    deleted = True
-                except OSError:
-                    deleted = False
+        source = find(doc_id)
+        removed, deleted = remove_document(rag, source, docs_folder(), write_lock)
         return {"id": doc_id, "source": source, "removed": removed, "file_deleted": deleted}
 
     @r.get("/health", response_model=Health)
@@ -375,7 +303,7 @@ def router(rag: Any, lock: threading.Lock | None = None) -> APIRouter:
         path = getattr(rag.store, "path", None)  # FAISS: the folder; PostgreSQL: the URL, password hidden
         location = str(Path(path).resolve()) if isinstance(path, Path) else settings.store_location
         return {"status": "ok", "documents": len(rag.documents()), "chunks": rag.store.chunk_count(),
-                "model": rag.embedder.name, "mode": "extractive", "index": redact(location)}
+                "model": rag.embedder.name, "mode": rag.mode, "index": redact(location)}
 
     return r
 
@@ -395,63 +323,6 @@ def _require_token(token: str) -> Any:
 
 
 UNAUTHORIZED = "Missing or wrong API token. Send the header: Authorization: Bearer <SEEDRAG_API_TOKEN>"
-
-
-def _stage(upload: UploadFile, folder: Path, suffix: str, limit: int) -> Path:
-    """Copy an upload into a hidden file of `folder` (the index skips hidden files), checking its size."""
-    handle, name = tempfile.mkstemp(prefix=".upload-", suffix=suffix, dir=folder)
-    path = Path(name)
-    size = 0
-    try:
-        with os.fdopen(handle, "wb") as out:
-            while block := upload.file.read(1 << 20):
-                size += len(block)
-                if size > limit:
-                    raise HTTPException(413, f"{upload.filename!r} is larger than the upload limit of "
-                                             f"{limit / 1048576:g} MB (SEEDRAG_MAX_UPLOAD_MB).")
-                out.write(block)
-        path.chmod(0o644)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _commit(rag: Any, staged: list[tuple[Path, Path]], folder: Path) -> Any:
-    """Move the checked files into place and index the folder; on failure, put the folder back as it was."""
-    placed: list[Path] = []
-    backups: list[tuple[Path, Path]] = []
-    try:
-        for tmp, target in staged:
-            if target.exists() or target.is_symlink():
-                backup = folder / f".{target.name}.{uuid.uuid4().hex[:8]}.bak"
-                os.replace(target, backup)
-                backups.append((backup, target))
-            os.replace(tmp, target)
-            placed.append(target)
-        report = rag.index([folder])
-    except BaseException:
-        for target in placed:
-            target.unlink(missing_ok=True)
-        for backup, target in backups:
-            os.replace(backup, target)
-        raise
-    for backup, _ in backups:
-        backup.unlink(missing_ok=True)
-    return report
-
-
-def _file_in(source: str, folder: Path) -> Path | None:
-    """The file of `source` if it lies inside `folder` (symlinks are not followed out of it)."""
-    path = Path(source)
-    path = path if path.is_absolute() else Path.cwd() / path
-    try:
-        path = path.parent.resolve() / path.name
-    except OSError:
-        return None
-    if not path.is_relative_to(folder) or not (path.is_file() or path.is_symlink()):
-        return None
-    return path
 
 
 # ---- errors and the guard ----------------------------------------------------------------------------------------
@@ -539,10 +410,10 @@ async def _reply(scope: Scope, receive: Receive, send: Send, status: int, detail
     await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
 
 
-def install(app: FastAPI, rag: Any) -> FastAPI:
-    """Add the /api/v1 routes, their error handlers and `ApiGuard` to `app`."""
+def install(app: FastAPI, rag: Any, lock: threading.Lock | None = None) -> FastAPI:
+    """Add the /api/v1 routes, their error handlers and `ApiGuard` to `app`; `lock` serialises writes."""
     settings = rag.settings
-    app.include_router(router(rag))
+    app.include_router(router(rag, lock))
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(SeedragError, _on_seedrag_error)
     app.add_middleware(ApiGuard, token=settings.api_token, upload_limit=upload_limit(settings) + MULTIPART_SLACK)

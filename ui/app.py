@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from ui.feedback import record
+from ui.library import UploadRejected, add_files, remove_document
 from ui.render import answer_markdown, document_html, sources_html
 
 SCROLL_TO_MARK = "() => { setTimeout(() => { const m = document.getElementById('seedrag-cited'); " \
@@ -22,12 +25,44 @@ def message_text(message: dict[str, Any]) -> str:
     return ""
 
 
-def build_app(rag: Any) -> Any:
+def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
     import gradio as gr
 
     settings = rag.settings
-    info = (f"Index: `{settings.store_location}` · {rag.store.chunk_count()} chunks from "
-            f"{len(rag.documents())} documents · model `{rag.embedder.name}` · answers: extractive")
+    lock = write_lock or threading.Lock()
+
+    def info() -> str:
+        return (f"Index: `{settings.store_location}` · {rag.store.chunk_count()} chunks from "
+                f"{len(rag.documents())} documents · model `{rag.embedder.name}` · answers: {rag.mode}")
+
+    def library() -> tuple[str, Any]:
+        docs = rag.documents()
+        table = "\n".join(f"- `{s}`" for s in docs) or "*No documents yet.*"
+        return table, gr.update(choices=docs, value=None)
+
+    def upload(paths: list[str] | None) -> tuple[Any, ...]:
+        if not paths:
+            return ("", *library(), info(), None)
+        handles = [open(p, "rb") for p in paths]  # noqa: SIM115 - closed below
+        try:
+            report, sources = add_files(rag, Path(settings.docs_dir).resolve(),
+                                        [(Path(p).name, h) for p, h in zip(paths, handles, strict=True)],
+                                        int(settings.max_upload_mb * 1024 * 1024), lock)
+            c = report.counts()
+            message = (f"Indexed {', '.join(sources)}: added {c['added']}, updated {c['updated']}; "
+                       f"{c['chunks']} chunks in the index.")
+        except UploadRejected as exc:
+            message = f"**Not added:** {exc}"
+        finally:
+            for h in handles:
+                h.close()
+        return (message, *library(), info(), None)
+
+    def remove(source: str | None) -> tuple[Any, ...]:
+        if not source:
+            return ("Pick a document to remove.", *library(), info())
+        removed, _ = remove_document(rag, source, Path(settings.docs_dir).resolve(), lock)
+        return (f"Removed `{source}`." if removed else f"`{source}` was not indexed.", *library(), info())
 
     def respond(message: str, history: list[dict[str, Any]], answers: dict[int, Any]) -> Iterator[tuple[Any, ...]]:
         """Stream the answer; `answers` (per session) maps a chat message index to (question, answer JSON)."""
@@ -66,8 +101,9 @@ def build_app(rag: Any) -> Any:
             record(settings.index_dir, question, answer, bool(data.liked))
 
     with gr.Blocks(title="seedrag") as app:
-        gr.Markdown("## seedrag: ask your documents\n" + info)
-        with gr.Row():
+        gr.Markdown("## seedrag: ask your documents")
+        status = gr.Markdown(info(), elem_id="seedrag-info")
+        with gr.Tab("Chat"), gr.Row():
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Chat", height=480, sanitize_html=True, elem_id="seedrag-chat")
                 box = gr.Textbox(placeholder="Ask a question about your documents…", show_label=False,
@@ -77,9 +113,20 @@ def build_app(rag: Any) -> Any:
                 viewer = gr.HTML(elem_id="seedrag-viewer")
                 with gr.Accordion("Retrieved passages", open=False):
                     sources = gr.HTML(elem_id="seedrag-sources")
+        with gr.Tab("Documents"):
+            files = gr.File(label="Add documents (.txt .md .html .pdf)", file_count="multiple", type="filepath",
+                            file_types=[".txt", ".md", ".markdown", ".html", ".htm", ".pdf"],
+                            elem_id="seedrag-upload")
+            upload_status = gr.Markdown(elem_id="seedrag-upload-status")
+            listing = gr.Markdown(library()[0], elem_id="seedrag-documents")
+            with gr.Row():
+                pick = gr.Dropdown(label="Remove a document", choices=rag.documents(), elem_id="seedrag-pick")
+                drop = gr.Button("Remove", variant="stop", elem_id="seedrag-remove")
+        files.upload(upload, files, [upload_status, listing, pick, status, files], api_visibility="private")
+        drop.click(remove, pick, [upload_status, listing, pick, status], api_visibility="private")
         citations = gr.State([])
         answers = gr.State({})
         box.submit(respond, [box, chat, answers], [chat, box, sources, cite, citations, answers], api_name="ask")
-        chat.like(vote, answers, None)
-        cite.change(open_citation, [cite, citations], viewer).then(None, js=SCROLL_TO_MARK)
+        chat.like(vote, answers, None, api_visibility="private")
+        cite.change(open_citation, [cite, citations], viewer, api_visibility="private").then(None, js=SCROLL_TO_MARK)
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
+import threading
 from typing import Any
 
 
@@ -24,8 +25,9 @@ def create_app(rag: Any) -> Any:
                   description="Question answering over your documents with verified citations. "
                               "See /api/docs for the REST API under /api/v1.")
     api.state.rag = rag
-    install(api, rag)
-    return gr.mount_gradio_app(api, build_app(rag), path="/", max_file_size=upload_limit(rag.settings))
+    lock = threading.Lock()  # one writer at a time, whether the upload comes from the chat or the API
+    install(api, rag, lock)
+    return gr.mount_gradio_app(api, build_app(rag, lock), path="/", max_file_size=upload_limit(rag.settings))
 
 
 def serve(settings: Any) -> None:

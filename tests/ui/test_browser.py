@@ -122,3 +122,34 @@ def test_document_markup_is_shown_as_text_and_never_runs(server, browser):
     page.wait_for_timeout(500)
     assert page.evaluate("() => window.__pwned") is None
     assert page.locator("#seedrag-viewer img, #seedrag-sources img, #seedrag-viewer script").count() == 0
+
+
+def test_upload_in_the_chat_then_ask_then_remove(server, browser, tmp_path):
+    note = tmp_path / "glorp.md"
+    note.write_text("# Glorp notes\nThe glorpian telescope was built in 1987 on Mount Vexley.\n")
+    page = browser.new_page()
+    page.goto(server, wait_until="domcontentloaded")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#seedrag-upload input[type=file]").set_input_files(str(note))
+    page.wait_for_function(
+        "document.querySelector('#seedrag-upload-status').innerText.includes('glorp.md')", timeout=90_000)
+    assert "glorp.md" in page.locator("#seedrag-documents").inner_text()
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, "Where was the glorpian telescope built?")
+    page.wait_for_function("document.querySelector('#seedrag-chat').innerText.includes('Mount Vexley')",
+                           timeout=60_000)
+    # a bad upload is refused with a message and loses nothing
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\x00\x01binary")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#seedrag-upload input[type=file]").set_input_files(str(bad))
+    page.wait_for_function(
+        "document.querySelector('#seedrag-upload-status').innerText.includes('Not added')", timeout=60_000)
+    assert "binary" in page.locator("#seedrag-upload-status").inner_text()
+    assert "glorp.md" in page.locator("#seedrag-documents").inner_text()
+    # remove it again
+    page.locator("#seedrag-pick input").click()
+    page.get_by_role("option", name="glorp.md").first.click()
+    page.locator("#seedrag-remove").click()
+    page.wait_for_function("!document.querySelector('#seedrag-documents').innerText.includes('glorp.md')",
+                           timeout=60_000)
