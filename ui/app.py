@@ -100,6 +100,9 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
             question, answer = answers[index]
             record(settings.index_dir, question, answer, bool(data.liked))
 
+    # gradio finds the LikeData parameter by its annotation; with postponed annotations it is a string
+    vote.__annotations__["data"] = gr.LikeData
+
     with gr.Blocks(title="seedrag") as app:
         gr.Markdown("## seedrag: ask your documents")
         status = gr.Markdown(info(), elem_id="seedrag-info")

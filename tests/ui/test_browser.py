@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -25,6 +26,13 @@ EVIL = """# Evil page notes
 The zorblax festival is held every April in Quonset.
 Here is markup: <script>window.__pwned = 1</script> and <img src=x onerror="window.__pwned = 2">.
 """
+
+
+_INDEX: dict[str, str] = {}
+
+
+def server_index(url: str) -> str:
+    return _INDEX[url]
 
 
 def free_port() -> int:
@@ -57,6 +65,7 @@ def server(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail("server did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
+    _INDEX[url] = str(root / "index")
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -97,6 +106,16 @@ def test_ask_cite_click_follow_up(server, browser, tmp_path):
     assert page.evaluate("""() => { const r = document.getElementById('seedrag-cited').getBoundingClientRect();
                                     const v = r.top >= 0 && r.bottom <= window.innerHeight; return v; }""")
     page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+    # thumbs up: the vote lands in the feedback file with the question, the answer and its citations
+    feedback = Path(server_index(server)) / "feedback.jsonl"
+    before = feedback.read_text().count("\n") if feedback.exists() else 0
+    chat.get_by_role("button", name="Like").last.click()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (feedback.read_text().count("\n") if feedback.exists() else 0) == before:
+        time.sleep(0.2)
+    row = json.loads(feedback.read_text().splitlines()[-1])
+    assert row["liked"] is True and row["question"] == "What is the range of the ATACMS missile?"
+    assert "190 miles" in row["answer"] and row["citations"][0]["quote"] in row["answer"]
     # a follow-up is resolved against the conversation and the searched question is shown
     ask(page, "and how far can it fly?")
     chat.get_by_text("searched for", exact=False).first.wait_for(timeout=60_000)
