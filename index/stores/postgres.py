@@ -23,7 +23,10 @@ Choices, and why:
 * Lexical search ORs the query's lexemes (questions rarely contain every term), and scores each
   matching chunk by sum(idf(term) * ts_rank(chunk, term)): ts_rank of one term saturates with its
   frequency like BM25's tf part, and the idf comes from `seedrag_terms`, kept exact by `apply`.
-  Without the idf, a chunk repeating a common word outranks one naming the rare word asked about.
+  Without the idf, a chunk repeating a common word outranks one naming the rare word asked about
+  (on SciFact this scores as well as our BM25, where ts_rank_cd of the OR query is 5x slower). The
+  commonest query terms are pruned from candidate generation when that provably cannot change the
+  top k (MaxScore), which cuts latency ~3x on long queries.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from index.stores.base import StoredDocument
 
 T = TypeVar("T")
 HNSW_MAX_DIM = 2000  # pgvector's limit for an HNSW index on `vector`; beyond it, search scans exactly
+BULK_ROWS = 2000  # a write adding this many chunks, and at least as many as remain, rebuilds the index
 _LOCK_KEY = 0x5EED_8A6  # advisory lock shared by migrations and writers
 
 MIGRATIONS: tuple[str, ...] = (
@@ -73,20 +77,21 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
+_QUERY_TERMS = """
+SELECT t.lexeme, ln(1 + (m.chunks - t.df + 0.5) / (t.df + 0.5))::float8
+FROM unnest(tsvector_to_array(to_tsvector('english', %s))) AS l (lexeme)
+JOIN seedrag_terms t ON t.lexeme = l.lexeme CROSS JOIN seedrag_manifest m
+"""
+
 _LEXICAL_SQL = """
-WITH terms AS (
-    -- each known lexeme of the query, quoted as a tsquery operand (quotes and backslashes doubled)
-    SELECT ln(1 + (m.chunks - t.df + 0.5) / (t.df + 0.5)) AS idf,
-           '''' || replace(replace(t.lexeme, '\\', '\\\\'), '''', '''''') || '''' AS quoted
-    FROM unnest(tsvector_to_array(to_tsvector('english', %(query)s))) AS l (lexeme)
-    JOIN seedrag_terms t ON t.lexeme = l.lexeme CROSS JOIN seedrag_manifest m),
-q AS MATERIALIZED (SELECT idf, quoted::tsquery AS tq FROM terms),
-any_term AS (SELECT string_agg(quoted, ' | ')::tsquery AS tq FROM terms)
+WITH q AS MATERIALIZED (SELECT * FROM unnest(%(idf)s::float8[], %(tq)s::tsquery[]) AS q (idf, tq))
 SELECT c.id, c.source, c.text, c.start, c."end", c.page,
        (SELECT sum(q.idf * ts_rank(c.tsv, q.tq)) FROM q) AS score
-FROM seedrag_chunks c, any_term WHERE c.tsv @@ any_term.tq
+FROM seedrag_chunks c WHERE c.tsv @@ %(any)s::tsquery
 ORDER BY score DESC, c.id LIMIT %(k)s
 """
+# ts_rank of a one-term query grows with the term's count from 0.0608 (once) towards 0.1
+_RANK_ONCE, _RANK_MAX = 0.0607, 0.1
 
 _TERMS_OF = """
 SELECT l, count(*) FROM seedrag_chunks c, unnest(tsvector_to_array(c.tsv)) AS l
@@ -290,7 +295,29 @@ class PostgresStore:
     def search_lexical(self, query: str, k: int) -> list[tuple[Chunk, float]]:
         if self._fresh or k <= 0 or not query.strip():
             return []
-        rows = self._read(lambda c: c.execute(_LEXICAL_SQL, {"query": query, "k": k}).fetchall())
+
+        def run(conn: Any) -> list[Any]:
+            with conn.transaction():  # one snapshot for the statistics and the rows
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                terms = sorted(conn.execute(_QUERY_TERMS, (query,)).fetchall(), key=lambda t: (t[1], t[0]))
+                if not terms:
+                    return []
+                params = {"idf": [t[1] for t in terms], "tq": [_operand(t[0]) for t in terms], "k": k}
+                # MaxScore-style pruning: the commonest terms, whose best possible joint contribution is
+                # below one occurrence of the rarest term, do not make candidates by themselves. If the
+                # k-th best candidate still beats that bound, no pruned chunk could enter the top k.
+                bound, common = 0.0, 0
+                while common < len(terms) - 1 and bound + _RANK_MAX * terms[common][1] < _RANK_ONCE * terms[-1][1]:
+                    bound += _RANK_MAX * terms[common][1]
+                    common += 1
+                if common:
+                    rare = " | ".join(params["tq"][common:])
+                    rows = conn.execute(_LEXICAL_SQL, {**params, "any": rare}).fetchall()
+                    if len(rows) == k and rows[-1][6] > bound:
+                        return rows  # type: ignore[no-any-return]
+                return conn.execute(_LEXICAL_SQL, {**params, "any": " | ".join(params["tq"])}).fetchall()
+
+        rows = self._read(run)
         return [(Chunk(*r[:6]), float(r[6])) for r in rows if r[6] is not None and r[6] > 0]
 
     def lexical_model(self) -> _TermStats:
@@ -322,7 +349,7 @@ class PostgresStore:
                              f"FROM ({_TERMS_OF}) AS d (lexeme, n) WHERE t.lexeme = d.lexeme", (replaced,))
                 conn.execute("DELETE FROM seedrag_terms WHERE df <= 0")
                 conn.execute("DELETE FROM seedrag_documents WHERE source = ANY(%s)", (replaced,))
-            self._ensure_dimension(conn, manifest.dimension)
+            bulk = self._prepare_vectors(conn, manifest.dimension, len(rows))
             with conn.cursor() as cur:
                 if docs:
                     cur.executemany(
@@ -334,6 +361,12 @@ class PostgresStore:
                     copy.set_types(["text", "text", "text", "int4", "int4", "int4", "vector"])
                     for row in rows:
                         copy.write_row(row)
+            if bulk and manifest.dimension <= HNSW_MAX_DIM:
+                # the graph builds several times faster when it fits in memory
+                conn.execute("SELECT set_config('maintenance_work_mem', '512MB', true) FROM pg_settings "
+                             "WHERE name = 'maintenance_work_mem' AND setting::bigint < 512 * 1024")
+                conn.execute("CREATE INDEX seedrag_chunks_embedding ON seedrag_chunks "
+                             "USING hnsw (embedding vector_ip_ops)")
             if docs:
                 conn.execute(f"INSERT INTO seedrag_terms (lexeme, df) {_TERMS_OF} ON CONFLICT (lexeme) "
                              "DO UPDATE SET df = seedrag_terms.df + excluded.df", ([d.source for d in docs],))
@@ -347,21 +380,30 @@ class PostgresStore:
         self._fresh = False
         self._load()
 
-    def _ensure_dimension(self, conn: Any, dimension: int) -> None:
-        """Type the embedding column (and index it) for `dimension`, unless rows of another one remain."""
+    def _prepare_vectors(self, conn: Any, dimension: int, adding: int) -> bool:
+        """Make the embedding column `vector(dimension)`; True if the caller must (re)build the HNSW index.
+
+        Another dimension is refused while old vectors remain. A load that at least doubles the table
+        drops the index and has it rebuilt at the end: one HNSW build is ~5x faster than as many inserts.
+        """
         stored = _stored_dimension(conn)
-        if stored == dimension:
-            return
-        if stored > 0 and conn.execute("SELECT EXISTS (SELECT 1 FROM seedrag_chunks)").fetchone()[0]:
+        remaining = conn.execute("SELECT count(*) FROM seedrag_chunks").fetchone()[0]
+        if stored != dimension and stored > 0 and remaining:
             raise IndexMismatchError(
                 f"The index at {self._where} holds {stored}-dimensional vectors; this write has {dimension}. "
                 "Re-index everything with the current model: seedrag index --rebuild"
             )
-        conn.execute("DROP INDEX IF EXISTS seedrag_chunks_embedding")
-        conn.execute(f"ALTER TABLE seedrag_chunks ALTER COLUMN embedding TYPE vector({int(dimension)})")
-        if dimension <= HNSW_MAX_DIM:
-            conn.execute("CREATE INDEX seedrag_chunks_embedding ON seedrag_chunks "
-                         "USING hnsw (embedding vector_ip_ops)")
+        rebuild = stored != dimension or adding >= max(remaining, BULK_ROWS)
+        if rebuild:
+            conn.execute("DROP INDEX IF EXISTS seedrag_chunks_embedding")
+        if stored != dimension:
+            conn.execute(f"ALTER TABLE seedrag_chunks ALTER COLUMN embedding TYPE vector({int(dimension)})")
+        return rebuild
+
+
+def _operand(lexeme: str) -> str:
+    """A lexeme as a tsquery operand, taken verbatim (quoted, with quotes and backslashes doubled)."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _stored_dimension(conn: Any) -> int:
