@@ -92,8 +92,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr, disable=args.json)
         bar.update(done - bar.n)
 
-    rag = RAG.build(paths, settings=settings, rebuild=args.rebuild, progress=progress)
-    report = rag.last_report
+    report = RAG.create(settings=settings, rebuild=args.rebuild).index(paths, rebuild=args.rebuild, progress=progress)
     if bar is not None:
         bar.close()
     for skipped in report.skipped:

@@ -87,24 +87,22 @@ class RAG:
         return cls(store, settings=settings)
 
     @classmethod
+    def create(cls, location: str | os.PathLike[str] | None = None, settings: Settings | None = None,
+               rebuild: bool = False, **overrides: Any) -> RAG:
+        """Open the index at `location` for writing, creating it if missing. `rebuild=True` starts from an
+        empty index (the old one stays loadable until the first write replaces it)."""
+        settings = (settings or Settings.from_env()).replace(**overrides)
+        where = str(location) if location is not None else settings.store_location
+        return cls(open_store(where, create=True, fresh=rebuild), settings=settings)
+
+    @classmethod
     def build(cls, paths: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLike[str] | None = None,
               settings: Settings | None = None, rebuild: bool = False, progress: Progress | None = None,
               **overrides: Any) -> RAG:
-        """Index `paths` (incrementally) into `index_dir` and return a RAG over it."""
-        settings = (settings or Settings.from_env()).replace(**overrides)
-        rag = cls(open_store(str(index_dir) if index_dir is not None else settings.store_location),
-                  settings=settings) if not rebuild else cls._fresh(index_dir, settings)
+        """Index `paths` (incrementally) into `index_dir` and return a RAG over it; the build's report is
+        `rag.last_report`."""
+        rag = cls.create(index_dir, settings, rebuild, **overrides)
         rag.last_report = rag.index(paths, rebuild=rebuild, progress=progress)
-        return rag
-
-    @classmethod
-    def _fresh(cls, index_dir: str | os.PathLike[str] | None, settings: Settings) -> RAG:
-        store = open_store(str(index_dir) if index_dir is not None else settings.store_location, fresh=True)
-        rag = cls.__new__(cls)
-        rag.settings, rag.store = settings, store
-        rag.embedder = SentenceTransformerEmbedder(settings.embedding_model)
-        rag.retriever = Retriever(store, rag.embedder, settings.fusion, settings.dense_weight)
-        rag.last_report = None
         return rag
 
     # ---- documents --------------------------------------------------------------------------------

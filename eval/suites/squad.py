@@ -50,8 +50,8 @@ def run(settings: Any, quick: bool = False, full: bool = False, index_dir: str |
         corpus = Path(tmp) / "squad"
         write_corpus(squad_paragraphs(dataset), corpus)
         where = index_dir or str(Path(tmp) / "index")
-        rag = RAG.build([corpus], index_dir=where, settings=settings.replace(index_dir=where, store=None))
-        build = rag.last_report
+        rag = RAG.create(where, settings=settings.replace(index_dir=where, store=None))
+        build = rag.index([corpus])
         rows = [_ask(rag, q, evidence.get(q.id)) for q in questions]
     summary = summarise(rows)
     summary = {"paragraphs": build.chunks and len(squad_paragraphs(dataset)), "chunks": build.chunks,
