@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("suite", help="seed, scifact, squad, squad2 or calibrate")
     ev.add_argument("--quick", action="store_true", help="a small sample, for a smoke test")
     ev.add_argument("--full", action="store_true", help="the full data set where a suite has a quick split")
+    ev.add_argument("--limit", type=int, help="ask at most N questions (evenly spread over the set)")
     ev.add_argument("--out", default="eval/out", help="report folder (default eval/out/SUITE)")
     return p
 
@@ -141,7 +142,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from eval.suites import run_suite
 
-    return run_suite(args.suite, settings=_settings(args), quick=args.quick, full=args.full, out=args.out)
+    return run_suite(args.suite, settings=_settings(args), quick=args.quick, full=args.full, out=args.out,
+                     limit=args.limit)
 
 
 _COMMANDS = {"index": cmd_index, "ask": cmd_ask, "remove": cmd_remove, "documents": cmd_documents,

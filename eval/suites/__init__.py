@@ -16,11 +16,15 @@ SUITES = {
 }
 
 
-def run_suite(name: str, settings: Any, quick: bool = False, full: bool = False, out: str = "eval/out") -> int:
+def run_suite(name: str, settings: Any, quick: bool = False, full: bool = False, out: str = "eval/out",
+              limit: int | None = None) -> int:
     if name not in SUITES:
         raise ConfigError(f"Unknown suite {name!r}. Known suites: {', '.join(SUITES)}.")
     module = importlib.import_module(SUITES[name])
-    report = module.run(settings, quick=quick, full=full)
+    kwargs = {"limit": limit} if limit is not None else {}
+    if limit is not None and "limit" not in module.run.__code__.co_varnames:
+        raise ConfigError(f"The {name} suite has no --limit; run it without.")
+    report = module.run(settings, quick=quick, full=full, **kwargs)
     folder = Path(out) / name
     path = report.write(folder)
     from eval.report import fmt

@@ -38,13 +38,21 @@ def strip_markers(text: str) -> str:
     return _MARKERS.sub("", text).strip()
 
 
-def run(settings: Any, quick: bool = False, full: bool = False, index_dir: str | None = None) -> Report:
+def spread(items: list[Any], limit: int | None) -> list[Any]:
+    """At most `limit` items, evenly spread over `items` (deterministic)."""
+    if limit is None or limit >= len(items):
+        return items
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
+
+
+def run(settings: Any, quick: bool = False, full: bool = False, index_dir: str | None = None,
+        limit: int | None = None) -> Report:
     from rag.engine import RAG
 
     dataset = load_squad("v1.1")
     questions = squad_questions(load_squad("v1.1" if full else "v1.1-every5th"))
-    if quick:
-        questions = questions[::50]
+    questions = spread(questions, 40 if quick else limit)
     evidence = {e.id: e.evidences for e in load_expmrc()}
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "squad"
