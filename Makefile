@@ -1,6 +1,7 @@
 # seedrag: two commands do everything.
 #   make run    venv + install + index seeds/ + serve the chat on http://127.0.0.1:7860
 #   make test   venv + install (with [dev]) + run the test suite
+#   make run LLM=qwen2.5-1.5b   the same chat, answers written by a local LLM (installs it first: ~1.1 GB)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,8 +10,11 @@ PIP    := $(BIN)/pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
+# llama-cpp-python (extra [llm], and [dev]) builds from source: without the multimodal part it takes ~4 min, not ~12
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+LLM    ?=
 
-.PHONY: run test check install dev index serve eval clean chromium
+.PHONY: run test check install dev index serve eval clean chromium llm
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,14 +36,22 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
 	  || echo "warning: could not install chromium; browser tests will be skipped"; }
 
+$(VENV)/.installed-llm: pyproject.toml $(VENV)/.installed
+	$(PIP) install -e '.[llm]'
+	touch $@
+
 install: $(VENV)/.installed
 dev: $(VENV)/.installed-dev chromium
 
 index: install
 	$(BIN)/seedrag index seeds
 
-serve: install
-	$(BIN)/seedrag serve
+llm: $(VENV)/.installed-llm
+	@test -n "$(LLM)" || { echo "usage: make llm LLM=qwen2.5-1.5b (or qwen2.5-0.5b, smollm2-135m)"; exit 2; }
+	$(BIN)/seedrag llm install $(LLM)
+
+serve: install $(if $(LLM),llm)
+	$(BIN)/seedrag serve $(if $(LLM),--llm $(LLM))
 
 run: index serve
 

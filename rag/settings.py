@@ -39,7 +39,17 @@ class Settings:
     fusion: str = "rrf"                  # "rrf" (reciprocal rank) or "weighted"
     dense_weight: float = 0.5            # for fusion="weighted"
     refusal_threshold: float | None = None  # None: the calibrated value (rag/calibration.json)
-    llm: str | None = None               # generator name (None = extractive answers)
+    llm: str | None = None               # generator name (None = extractive answers): see `seedrag llm list`
+    llm_model: str | None = None         # llama-cpp: a .gguf path; openai: the model id (None = the server's first)
+    llm_base_url: str | None = None      # openai: e.g. http://127.0.0.1:8000/v1
+    llm_api_key: str | None = None       # openai: sent as "Authorization: Bearer <key>"
+    llm_models_dir: str | None = None    # where `seedrag llm install` puts models (None = ~/.cache/seedrag/models)
+    llm_ctx: int = 4096                  # llama-cpp context window, in the model's tokens
+    llm_threads: int = 2                 # llama-cpp CPU threads
+    llm_max_tokens: int = 256            # answer length limit
+    llm_budget_tokens: int = 1500        # cl100k tokens of passages in the prompt
+    llm_timeout: float = 120.0           # openai: seconds per request
+    llm_fallback: str = "extractive"     # when the LLM answer is rejected: "extractive" answer or "refuse"
     host: str = "127.0.0.1"
     port: int = 7860
     api_token: str | None = None         # when set, /api/v1/* requires "Authorization: Bearer <token>"
@@ -55,6 +65,16 @@ class Settings:
             raise ConfigError(f"dense_weight must be between 0 and 1. Currently, it is {self.dense_weight}.")
         if not 0 < self.port < 65536:
             raise ConfigError(f"port must be between 1 and 65535. Currently, port is {self.port}.")
+        if self.llm_ctx < 256:
+            raise ConfigError(f"llm_ctx must be at least 256 tokens. Currently, it is {self.llm_ctx}.")
+        if not 0 < self.llm_budget_tokens < self.llm_ctx:
+            raise ConfigError(f"llm_budget_tokens must be between 1 and llm_ctx ({self.llm_ctx}). "
+                              f"Currently, it is {self.llm_budget_tokens}.")
+        if self.llm_threads < 1 or self.llm_max_tokens < 1 or self.llm_timeout <= 0:
+            raise ConfigError(f"llm_threads, llm_max_tokens and llm_timeout must be positive. Currently: "
+                              f"{self.llm_threads}, {self.llm_max_tokens}, {self.llm_timeout}.")
+        if self.llm_fallback not in ("extractive", "refuse"):
+            raise ConfigError(f"llm_fallback must be 'extractive' or 'refuse'. Currently, it is {self.llm_fallback!r}.")
         if self.max_upload_mb <= 0:
             raise ConfigError(f"max_upload_mb must be positive. Currently, it is {self.max_upload_mb}.")
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import queue
 import re
 import threading
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from index.errors import IndexMismatchError, IndexNotFoundError, SeedragError, StoreError
+from index.errors import GeneratorError, IndexMismatchError, IndexNotFoundError, SeedragError, StoreError
 from ui.library import UploadRejected, add_files, document_id, remove_document
 
 PREFIX = "/api/v1"
@@ -114,9 +115,14 @@ class AskResponse(BaseModel):
     standalone_question: str
     support: float | None = None
     threshold: float | None = None
-    mode: str
+    mode: str = Field(description='"extractive" or "llm:<name>"')
     dropped_citations: int
     seconds: float
+    fallback: str | None = Field(default=None, description="why an LLM answer was replaced (LLM mode only)")
+    unsupported: list[str] = Field(default_factory=list, description="LLM sentences without support, removed")
+    invalid_citations: list[int] = Field(default_factory=list, description="[n] markers naming no passage")
+    ttft_s: float | None = None
+    tokens_per_s: float | None = None
 
 
 class RetrieveResponse(BaseModel):
@@ -193,6 +199,29 @@ def word_groups(text: str, size: int = WORDS_PER_TOKEN_EVENT) -> list[str]:
     return ["".join(words[i:i + size]) for i in range(0, len(words), size)]
 
 
+def streamed_answer(rag: Any, body: Any) -> Iterator[str]:
+    """SSE for one question: in LLM mode `event: draft` pieces as the model writes (unchecked), then the
+    checked answer as `token` events, `citations` (the whole answer JSON) and `done`; `error` on failure."""
+    pieces: queue.Queue[str | None] = queue.Queue()
+    result: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            result["answer"] = rag.ask(body.question, k=body.k, history=body.history, on_token=pieces.put)
+        except SeedragError as exc:
+            result["error"] = str(exc)
+        finally:
+            pieces.put(None)
+
+    threading.Thread(target=work, daemon=True).start()
+    while (piece := pieces.get()) is not None:
+        yield _sse("draft", {"text": piece})
+    if "error" in result:
+        yield _sse("error", {"detail": result["error"]})
+        return
+    yield from sse_events(result["answer"].to_json())
+
+
 def sse_events(answer: dict[str, Any]) -> Iterator[str]:
     """`event: token` per piece of answer text, then `event: citations` (the whole answer JSON), then `done`."""
     for piece in word_groups(answer["answer"]):
@@ -252,10 +281,9 @@ def router(rag: Any, lock: threading.Lock | None = None) -> APIRouter:
         **_errors(413, 422, 503)})
     def ask(body: AskRequest) -> Any:
         """Answer a question from the indexed documents, with verified citations, or refuse."""
-        answer = rag.ask(body.question, k=body.k, history=body.history).to_json()
         if not body.stream:
-            return answer
-        return StreamingResponse(sse_events(answer), media_type="text/event-stream",
+            return rag.ask(body.question, k=body.k, history=body.history).to_json()
+        return StreamingResponse(streamed_answer(rag, body), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @r.post("/retrieve", response_model=RetrieveResponse, responses=_errors(413, 422, 503))
@@ -345,7 +373,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 
 async def _on_seedrag_error(request: Request, exc: Exception) -> JSONResponse:
-    unavailable = (IndexNotFoundError, IndexMismatchError, StoreError)
+    unavailable = (IndexNotFoundError, IndexMismatchError, StoreError, GeneratorError)
     return JSONResponse({"detail": str(exc)}, status_code=503 if isinstance(exc, unavailable) else 422)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Iterator
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +78,30 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
         history.append({"role": "user", "content": question})
         history.append({"role": "assistant", "content": "…"})
         yield history, "", skip, skip, skip, skip
-        answer = rag.ask(question, history=previous)
+        pieces: queue.Queue[str | None] = queue.Queue()
+        result: dict[str, Any] = {}
+
+        def work() -> None:  # the LLM's draft streams through the queue while the answer is made
+            try:
+                result["answer"] = rag.ask(question, history=previous, on_token=pieces.put)
+            except Exception as exc:  # shown in the chat, not lost in a thread
+                result["error"] = exc
+            finally:
+                pieces.put(None)
+
+        threading.Thread(target=work, daemon=True).start()
+        draft = ""
+        while (piece := pieces.get()) is not None:
+            draft += piece
+            history[-1] = {"role": "assistant", "content": f"{escape(draft)} ▌ *(checking citations…)*"}
+            yield history, "", skip, skip, skip, skip
+        if "error" in result:
+            history[-1] = {"role": "assistant", "content": f"**Error:** {escape(str(result['error']))}"}
+            yield history, "", skip, skip, skip, skip
+            return
+        answer = result["answer"]
         words = answer_markdown(answer).split(" ")
-        for i in range(0, len(words), 8):  # stream the text in, then the final message with citations
+        for i in range(0, len(words), 8):  # stream the checked text in, then the final message with citations
             history[-1] = {"role": "assistant", "content": " ".join(words[: i + 8])}
             yield history, "", skip, skip, skip, skip
         answers = {**(answers or {}), len(history) - 1: (question, answer.to_json())}

@@ -9,11 +9,17 @@ from typing import Any
 def answer_markdown(answer: Any) -> str:
     """The chat message: the answer (escaped), then its numbered citations with the quoted source."""
     if answer.refused:
-        return f"**Not in the documents.** {escape(answer.text)}"
+        return f"**Not in the documents.** {escape(answer.text)}" + (
+            f"\n\n<small>{escape(answer.fallback)}: the LLM answer was not supported by the passages</small>"
+            if getattr(answer, "fallback", None) else "")
     lines = [escape(answer.text), ""]
     for c in answer.citations:
         page = f", page {c.page}" if c.page else ""
         lines.append(f"[{c.n}] *{escape(c.source)}{page}, characters {c.start}–{c.end}*: “{escape(c.quote)}”")
+    for sentence in getattr(answer, "unsupported", ()) or ():
+        lines.append(f"\n<small>⚠ removed, not supported by the passages: {escape(sentence)}</small>")
+    for note in getattr(answer, "notes", ()) or ():
+        lines.append(f"\n<small>{escape(note)}</small>")
     if answer.standalone_question:
         lines.append(f"\n<small>searched for: {escape(answer.standalone_question)}</small>")
     return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""RAG.ask with a generator: the LLM answer is checked, rejected answers fall back, the calibrated gate holds."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.engine import RAG, Answer
+from rag.generate.prompt import REWRITE_SYSTEM
+from rag.generate.testing import FakeGenerator
+from rag.refusal import REFUSAL_TEXT
+from rag.settings import Settings
+
+pytestmark = pytest.mark.skipif(not hasattr(Answer, "fallback"), reason="the engine is not wired to rag.generate yet")
+
+QUESTION = "What is the range of the ATACMS missile?"
+GOOD = "The ATACMS missile has a range of up to 190 miles (300 kilometers) [1]."
+
+
+def llm_rag(seed_rag, embedder, reply, **settings):
+    gen = FakeGenerator(reply)
+    return RAG(seed_rag.store, embedder=embedder, settings=Settings(**settings), generator=gen), gen
+
+
+def test_a_supported_llm_answer_is_shown_with_verified_citations(seed_rag, embedder):
+    rag, gen = llm_rag(seed_rag, embedder, lambda m: GOOD.replace("[1]", f"[{_passage(m, '190 miles')}]"))
+    pieces: list[str] = []
+    answer = rag.ask(QUESTION, on_token=pieces.append)
+    assert answer.mode == rag.mode == "llm:fake" and not answer.refused and answer.fallback is None
+    assert answer.text == "The ATACMS missile has a range of up to 190 miles (300 kilometers). [1]"
+    (c,) = answer.citations
+    assert seed_rag.document(c.source).text[c.start:c.end] == c.quote and "190 miles" in c.quote
+    assert "".join(pieces) == GOOD.replace("[1]", f"[{_passage(gen.calls[0], '190 miles')}]")
+    data = answer.to_json()
+    assert data["mode"] == "llm:fake" and data["unsupported"] == [] and data["ttft_s"] is not None
+
+
+def test_a_rejected_llm_answer_falls_back_to_the_extractive_answer_or_a_refusal(seed_rag, embedder):
+    made_up = "Each missile costs 1.5 million dollars [1]."
+    rag, _ = llm_rag(seed_rag, embedder, made_up)
+    answer = rag.ask(QUESTION)
+    assert answer.mode == "extractive" and answer.fallback == "unsupported" and not answer.refused
+    assert "190 miles" in answer.text and answer.unsupported == ("Each missile costs 1.5 million dollars.",)
+    assert "rejected (unsupported)" in answer.notes[0]
+    strict, _ = llm_rag(seed_rag, embedder, made_up, llm_fallback="refuse")
+    answer = strict.ask(QUESTION)
+    assert answer.refused and answer.text == REFUSAL_TEXT and answer.mode == "llm:fake" and answer.citations == ()
+
+
+def test_the_calibrated_gate_stops_off_topic_questions_before_the_llm(seed_rag, embedder):
+    rag, gen = llm_rag(seed_rag, embedder, "Paris is the capital of France [1].")
+    answer = rag.ask("What is the capital of France?")
+    assert answer.refused and gen.calls == []
+
+
+def test_follow_ups_are_rewritten_by_the_llm(seed_rag, embedder):
+    def reply(messages):
+        if messages[0]["content"] == REWRITE_SYSTEM:
+            return "What is the range of the ATACMS missile?"
+        return GOOD.replace("[1]", f"[{_passage(messages, '190 miles')}]")
+
+    rag, gen = llm_rag(seed_rag, embedder, reply)
+    answer = rag.ask("and how far can it fly?", history=["Which missiles did Biden authorize?"])
+    assert answer.standalone_question == QUESTION and answer.mode == "llm:fake"
+    assert len(gen.calls) == 2
+
+
+def _passage(messages, needle: str) -> int:
+    """The number the prompt gives the passage holding `needle`."""
+    user = messages[-1]["content"]
+    blocks = [b for b in user.split("\n\n[") if needle in b]
+    return int(blocks[0].lstrip("[").split("]", 1)[0])
