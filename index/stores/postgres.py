@@ -11,22 +11,19 @@ Tables (created on first use by numbered migrations, recorded in `seedrag_migrat
 
 Choices, and why:
 
-* The embedding column starts untyped; the first `apply` fixes it to `vector(manifest.dimension)` and
-  builds the HNSW index then. A typed column lets pgvector reject a vector of another size on every
-  insert, and lets the plain `ORDER BY embedding <#> q` use the index (an untyped column would need an
-  expression index and a cast in every query). A later write with another dimension is refused unless
-  it replaces every chunk (a rebuild with a new model), in which case the column is retyped in the
-  same transaction.
+* The embedding column starts untyped; the first `apply` types it `vector(manifest.dimension)` and
+  builds the HNSW index. A typed column makes pgvector reject a vector of another size, and lets a plain
+  `ORDER BY embedding <#> q` use the index (an untyped one needs an expression index and a cast in
+  every query). Another dimension is refused while old vectors remain; a rebuild retypes the column.
 * Chunk text is stored, not sliced from the document: the full-text column is generated from it.
-* `apply` is one transaction: a killed or failed write leaves the previous index, and concurrent
-  readers see the old state until the commit (MVCC), never a half-written one.
-* Lexical search ORs the query's lexemes (questions rarely contain every term), and scores each
-  matching chunk by sum(idf(term) * ts_rank(chunk, term)): ts_rank of one term saturates with its
-  frequency like BM25's tf part, and the idf comes from `seedrag_terms`, kept exact by `apply`.
-  Without the idf, a chunk repeating a common word outranks one naming the rare word asked about
-  (on SciFact this scores as well as our BM25, where ts_rank_cd of the OR query is 5x slower). The
-  commonest query terms are pruned from candidate generation when that provably cannot change the
-  top k (MaxScore), which cuts latency ~3x on long queries.
+* `apply` is one transaction: a failed or killed write leaves the previous index, and readers see the
+  old state until the commit. A load that at least doubles the table rebuilds the HNSW index once
+  (~5x faster than inserting into it); readers wait for that commit rather than see a partial index.
+* Lexical search ORs the query's lexemes and scores a chunk by sum(idf(term) * ts_rank(chunk, term)):
+  one term's ts_rank saturates with its count like BM25's tf part; the idf comes from `seedrag_terms`,
+  kept exact by `apply`. On SciFact this matches our BM25 (ts_rank_cd of the OR query ranks no better
+  and is 5x slower). The commonest terms are left out of candidate generation when that provably
+  cannot change the top k (MaxScore), ~3x faster on long queries.
 """
 
 from __future__ import annotations
@@ -302,20 +299,21 @@ class PostgresStore:
                 terms = sorted(conn.execute(_QUERY_TERMS, (query,)).fetchall(), key=lambda t: (t[1], t[0]))
                 if not terms:
                     return []
-                params = {"idf": [t[1] for t in terms], "tq": [_operand(t[0]) for t in terms], "k": k}
+                idf: list[float] = [t[1] for t in terms]
+                operands = [_operand(t[0]) for t in terms]
+                params = {"idf": idf, "tq": operands, "k": k}
                 # MaxScore-style pruning: the commonest terms, whose best possible joint contribution is
                 # below one occurrence of the rarest term, do not make candidates by themselves. If the
                 # k-th best candidate still beats that bound, no pruned chunk could enter the top k.
                 bound, common = 0.0, 0
-                while common < len(terms) - 1 and bound + _RANK_MAX * terms[common][1] < _RANK_ONCE * terms[-1][1]:
-                    bound += _RANK_MAX * terms[common][1]
+                while common < len(idf) - 1 and bound + _RANK_MAX * idf[common] < _RANK_ONCE * idf[-1]:
+                    bound += _RANK_MAX * idf[common]
                     common += 1
                 if common:
-                    rare = " | ".join(params["tq"][common:])
-                    rows = conn.execute(_LEXICAL_SQL, {**params, "any": rare}).fetchall()
+                    rows = conn.execute(_LEXICAL_SQL, {**params, "any": " | ".join(operands[common:])}).fetchall()
                     if len(rows) == k and rows[-1][6] > bound:
                         return rows  # type: ignore[no-any-return]
-                return conn.execute(_LEXICAL_SQL, {**params, "any": " | ".join(params["tq"])}).fetchall()
+                return conn.execute(_LEXICAL_SQL, {**params, "any": " | ".join(operands)}).fetchall()
 
         rows = self._read(run)
         return [(Chunk(*r[:6]), float(r[6])) for r in rows if r[6] is not None and r[6] > 0]
