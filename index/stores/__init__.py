@@ -13,7 +13,7 @@ def open_store(location: str, create: bool = True, fresh: bool = False) -> Store
     if location.startswith(("postgresql://", "postgres://")):
         from index.stores.postgres import PostgresStore
 
-        return PostgresStore(location, fresh=fresh)
+        return PostgresStore(location, create=create, fresh=fresh)
     from index.stores.faiss import FaissStore
 
     return FaissStore(location, create=create, fresh=fresh)
