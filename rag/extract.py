@@ -95,7 +95,8 @@ def type_fits(kind: str | None, sentence: str, question: str) -> bool:
         asked = {m.lower() for m in _DATE.findall(question)}
         return any(m.lower() not in asked for m in _DATE.findall(sentence))
     asked_words = {w.lower() for w in re.findall(r"\w+", question)}
-    names = _CAPITALISED.findall(sentence[1:])  # the first word is capitalised anyway
+    body = sentence.lstrip("“”\"'‘’([ ")
+    names = _CAPITALISED.findall(body[1:])  # the first word is capitalised anyway
     return any(n.lower().strip(".’'") not in asked_words for n in names)
 
 

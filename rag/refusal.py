@@ -2,8 +2,8 @@
 
 An extractive answer is refused when the support of its best sentence (see `rag.extract`) is below a
 threshold. The threshold is not guessed: `seedrag eval calibrate` picks it on questions the documents
-answer and questions they do not (the project's seed set and SQuAD 2.0 dev) and writes
-`rag/calibration.json`; a setting (`refusal_threshold`) overrides it.
+answer and questions they do not (the project's seed set and SQuAD 2.0 dev);
+`python -m eval.suites.calibrate --write` writes `rag/calibration.json`. A setting (`refusal_threshold`) overrides it.
 """
 
 from __future__ import annotations

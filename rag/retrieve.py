@@ -75,7 +75,9 @@ def fuse(
         fused[c.id] = fused.get(c.id, 0.0) + (
             1.0 / (RRF_K + rank + 1) if fusion == "rrf" else (1 - dense_weight) * s / top_lex
         )
-    best = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+    # ties are common under RRF (rank r in one list only); break them by the cosine, then the BM25 score, so the
+    # order depends on the passages, not on chunk ids (hashes of file names)
+    best = sorted(fused, key=lambda i: (-fused[i], -dense_s.get(i, -1.0), -lex_s.get(i, 0.0), i))[:k]
     return [
         Hit(i, chunks[i].source, chunks[i].text, chunks[i].start, chunks[i].end, chunks[i].page,
             fused[i], dense_s.get(i), lex_s.get(i))

@@ -89,7 +89,7 @@ class Settings:
             raise ConfigError(
                 f"Unknown setting(s) {', '.join(sorted(unknown))}. Known: {', '.join(f.name for f in fields(self))}."
             )
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        return dataclasses.replace(self, **changes)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -107,7 +107,8 @@ class Settings:
                     f"{', '.join(PREFIX + n.upper() for n in known)}."
                 )
             values[name] = _parse(name, raw, known[name].type)
-        return cls().replace(**values).replace(**overrides)
+        # an override of None means "not given" (an unset CLI flag), not "reset to None"
+        return cls().replace(**values).replace(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def _parse(name: str, raw: str, kind: Any) -> Any:

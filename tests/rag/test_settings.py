@@ -36,3 +36,7 @@ def test_relations_are_checked_at_construction(kw, message):
 def test_non_numbers_in_env_are_a_clear_error():
     with pytest.raises(ConfigError, match="SEEDRAG_K must be a number"):
         Settings.from_env({"SEEDRAG_K": "five"})
+
+
+def test_replace_can_reset_a_setting_to_none():
+    assert Settings(refusal_threshold=0.3).replace(refusal_threshold=None).refusal_threshold is None
