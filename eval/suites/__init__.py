@@ -12,6 +12,8 @@ from index.errors import ConfigError
 SUITES = {
     "seed": "eval.suites.seed",
     "squad": "eval.suites.squad",
+    "squad2": "eval.suites.squad2",
+    "scifact": "eval.suites.scifact",
     "calibrate": "eval.suites.calibrate",
 }
 

@@ -1,0 +1,242 @@
+"""SQuAD 2.0 dev for refusal: open-corpus questions, half of them unanswerable from the paragraphs.
+
+Every dev paragraph is indexed (1,204; `quick` indexes only the articles of its questions). Questions: a
+deterministic sample of 500 answerable + 500 unanswerable (`full`: all 11,873; `quick`: 30 + 30 from the
+first QUICK_ARTICLES articles). Each question is asked once with refusal switched off, so every question
+has its best sentence and support; the product's decision is then `support < threshold` (the threshold the
+product uses by default: the setting, else the index manifest's, else rag/calibration.json), and the
+coverage/accuracy curve sweeps that threshold. An answer that failed citation verification counts as
+refused at every threshold, as in the product.
+
+Reported: answerable accuracy (answered AND the answer contains a gold answer) and answered rate,
+unanswerable refused rate, the curve (table + PNG), official SQuAD 2.0 EM/F1 with refused → "" and the
+answer sentence otherwise, build throughput, retrieve/ask latency.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eval.datasets import load_squad, squad_paragraphs, squad_questions
+from eval.metrics import answer_contains, percentile, squad_v2_scores
+from eval.report import Report
+from eval.suites.squad import strip_markers, write_corpus
+
+SAMPLE = {"default": 500, "quick": 30}
+SAMPLE_SEED = 2024
+QUICK_ARTICLES = 4
+PLOT = "coverage.png"
+NEVER_REFUSE = -1e9
+
+
+def sample(items: list[Any], n_per_class: int | None) -> list[Any]:
+    """`n_per_class` answerable + as many unanswerable questions (all when None), in file order."""
+    chosen: list[Any] = []
+    for answerable in (True, False):
+        group = [q for q in items if q.answerable is answerable]
+        if n_per_class is not None and n_per_class < len(group):
+            group = random.Random(SAMPLE_SEED).sample(group, n_per_class)
+        chosen.extend(group)
+    order = {q.id: i for i, q in enumerate(items)}
+    return sorted(chosen, key=lambda q: order[q.id])
+
+
+def subset(dataset: dict[str, Any], qids: set[str]) -> dict[str, Any]:
+    """The SQuAD JSON restricted to the questions `qids` (for the official v2.0 scores of a sample)."""
+    data = []
+    for article in dataset["data"]:
+        paragraphs = [{**p, "qas": [qa for qa in p["qas"] if qa["id"] in qids]} for p in article["paragraphs"]]
+        data.append({**article, "paragraphs": paragraphs})
+    return {**dataset, "data": data}
+
+
+def product_threshold(rag: Any, settings: Any) -> tuple[float, str]:
+    """The refusal threshold the product uses by default for this index, and where it comes from."""
+    from rag.refusal import default_threshold
+
+    if settings.refusal_threshold is not None:
+        return float(settings.refusal_threshold), "setting refusal_threshold"
+    manifest = rag.store.manifest()
+    recorded = manifest.extra.get("refusal_threshold") if manifest else None
+    if recorded is not None:
+        return float(recorded), "index manifest"
+    return default_threshold(), "rag/calibration.json"
+
+
+def run(settings: Any, quick: bool = False, full: bool = False, embedder: Any = None) -> Report:
+    """`embedder`: reuse a loaded embedder (tests); default: the one `settings` names."""
+    from index.stores import open_store
+    from rag.engine import RAG
+
+    dataset = load_squad("v2.0")
+    if quick:
+        dataset = {**dataset, "data": dataset["data"][:QUICK_ARTICLES]}
+    questions = sample(squad_questions(dataset), None if full else SAMPLE["quick" if quick else "default"])
+    paragraphs = squad_paragraphs(dataset)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "squad2"
+        write_corpus(paragraphs, corpus)
+        where = str(Path(tmp) / "index")
+        rag = RAG(open_store(where), embedder=embedder, settings=settings.replace(index_dir=where, store=None))
+        build = rag.index([corpus])
+        threshold, threshold_source = product_threshold(rag, settings)
+        # refusal off: every question gets its best sentence; the decision is re-applied below
+        rag.settings = rag.settings.replace(refusal_threshold=NEVER_REFUSE)
+        rag.ask("warm-up question")
+        rows = [_ask(rag, q) for q in questions]
+    for r in rows:
+        r["refused"] = r["unsupported"] or r["support"] < threshold
+    summary = _summarise(rows, threshold)
+    preds = {r["id"]: "" if r["refused"] else r["answer"] for r in rows}
+    official = squad_v2_scores(subset(dataset, {r["id"] for r in rows}), preds)
+    grid = _grid(rows, threshold)
+    curve = [_at(rows, t) for t in grid]
+    out_rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+    report_summary: dict[str, Any] = {
+        "questions": len(rows),
+        "answerable": sum(r["answerable"] for r in rows),
+        "unanswerable": sum(not r["answerable"] for r in rows),
+        "paragraphs indexed": len(paragraphs),
+        "chunks": build.chunks,
+        "threshold (product default)": threshold,
+        "threshold source": threshold_source,
+        **summary,
+        **{f"squad_v2.{k}": v for k, v in official.items() if not k.endswith("total")},
+        "build_chunks_per_s (embedding)": build.embedded / build.embed_seconds if build.embedded else None,
+        "build_seconds (total)": build.seconds,
+        "retrieve_p50_ms": 1000 * percentile([r["retrieve_s"] for r in rows], 50),
+        "retrieve_p95_ms": 1000 * percentile([r["retrieve_s"] for r in rows], 95),
+        "ask_p50_ms": 1000 * percentile([r["ask_s"] for r in rows], 50),
+        "ask_p95_ms": 1000 * percentile([r["ask_s"] for r in rows], 95),
+        "total_seconds": time.perf_counter() - started,
+    }
+    return CurveReport("squad2", report_summary, out_rows, tables={"coverage": curve}, points=rows,
+                       threshold=threshold)
+
+
+@dataclass
+class CurveReport(Report):
+    """A Report that also draws the coverage/accuracy curve (PNG) into the folder it is written to."""
+
+    points: list[dict[str, Any]] = field(default_factory=list)
+    threshold: float = 0.0
+
+    def write(self, out: Path) -> Path:
+        out.mkdir(parents=True, exist_ok=True)
+        if _plot(self.points, self.threshold, out / PLOT) and PLOT not in self.plots:
+            self.plots.append(PLOT)
+        return super().write(out)
+
+
+def _ask(rag: Any, q: Any) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    rag.retrieve(q.question)
+    t1 = time.perf_counter()
+    answer = rag.ask(q.question)
+    t2 = time.perf_counter()
+    text = "" if answer.support is None or answer.refused else strip_markers(answer.text)
+    return {
+        "id": q.id, "answerable": q.answerable,
+        "support": -math.inf if answer.support is None else float(answer.support),
+        # nothing retrieved, or the citation failed verification: refused whatever the threshold
+        "unsupported": answer.support is None or answer.refused,
+        "answer": text,
+        "contains_gold": bool(q.answers) and bool(answer_contains(text, q.answers)),
+        "retrieve_s": t1 - t0, "ask_s": t2 - t1, "question": q.question,
+    }
+
+
+def _at(rows: list[dict[str, Any]], t: float) -> dict[str, float]:
+    """Rates when answering iff support >= t (and the answer was supported at all)."""
+    n_ans = n_una = answered = answered_ans = correct = refused_una = 0
+    for r in rows:
+        says = not r["unsupported"] and r["support"] >= t
+        answered += says
+        if r["answerable"]:
+            n_ans += 1
+            answered_ans += says
+            correct += says and r["contains_gold"]
+        else:
+            n_una += 1
+            refused_una += not says
+    return {
+        "threshold": round(t, 4),
+        "coverage (answered, all)": answered / len(rows) if rows else 0.0,
+        "answered_rate_answerable": answered_ans / n_ans if n_ans else math.nan,
+        "accuracy_answerable": correct / n_ans if n_ans else math.nan,
+        "refused_rate_unanswerable": refused_una / n_una if n_una else math.nan,
+        "precision (answered, correct)": correct / answered if answered else math.nan,
+        "accuracy (all)": (correct + refused_una) / len(rows) if rows else 0.0,
+    }
+
+
+def _summarise(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
+    at = _at(rows, threshold)
+    best = max(_grid(rows, threshold), key=lambda t: _at(rows, t)["accuracy (all)"])
+    return {
+        "answerable.accuracy (answered and contains gold)": at["accuracy_answerable"],
+        "answerable.answered_rate": at["answered_rate_answerable"],
+        "answerable.contains_gold_if_never_refused": sum(r["contains_gold"] for r in rows if r["answerable"])
+        / max(1, sum(r["answerable"] for r in rows)),
+        "unanswerable.refused_rate": at["refused_rate_unanswerable"],
+        "accuracy (all: correct answer or correct refusal)": at["accuracy (all)"],
+        "coverage (answered, all)": at["coverage (answered, all)"],
+        "best threshold on this sample (accuracy all)": best,
+        "accuracy (all) at that threshold": _at(rows, best)["accuracy (all)"],
+    }
+
+
+def _grid(rows: list[dict[str, Any]], threshold: float) -> list[float]:
+    finite = [r["support"] for r in rows if math.isfinite(r["support"])]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    lo, hi = min(lo, threshold) - 0.01, max(hi, threshold) + 0.01
+    n = 40
+    return sorted({round(lo + (hi - lo) * i / n, 4) for i in range(n + 1)} | {round(threshold, 4)})
+
+
+def _plot(rows: list[dict[str, Any]], threshold: float, path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    finite = [r["support"] for r in rows if math.isfinite(r["support"])]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    grid = [lo - 0.02 + (hi - lo + 0.04) * i / 200 for i in range(201)]
+    curve = [_at(rows, t) for t in grid]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4))
+    for key, style in (("answered_rate_answerable", "-"), ("accuracy_answerable", "-"),
+                       ("refused_rate_unanswerable", "-"), ("accuracy (all)", "--")):
+        left.plot(grid, [c[key] for c in curve], style, label=key)
+    left.axvline(threshold, color="k", lw=0.8)
+    left.set_xlabel(f"support threshold (product default {threshold:.4f})")
+    left.set_ylim(-0.02, 1.02)
+    left.grid(alpha=0.3)
+    left.legend(loc="best", fontsize=8)
+    left.set_title(f"SQuAD 2.0 dev sample ({len(rows)} questions)")
+    cov = [c["coverage (answered, all)"] for c in curve]
+    prec = [c["precision (answered, correct)"] for c in curve]
+    right.plot(cov, prec)
+    at = _at(rows, threshold)
+    right.plot([at["coverage (answered, all)"]], [at["precision (answered, correct)"]], "ko",
+               label=f"default threshold {threshold:.3f}")
+    right.set_xlabel("coverage (share of questions answered)")
+    right.set_ylabel("accuracy of the answers given")
+    right.set_xlim(-0.02, 1.02)
+    right.set_ylim(-0.02, 1.02)
+    right.grid(alpha=0.3)
+    right.legend(loc="best", fontsize=8)
+    right.set_title("coverage / accuracy")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

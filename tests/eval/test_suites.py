@@ -1,0 +1,133 @@
+"""The quick evaluation suites, end to end on the real model and the public data: reports are written and
+the numbers are where a working pipeline puts them (a broken retriever, answerer or refusal fails here)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from eval.datasets import data_dir
+
+pytestmark = pytest.mark.skipif(not (data_dir() / "scifact-beir").exists(), reason="benchmark data not found")
+
+
+@pytest.fixture(scope="module")
+def settings():
+    from rag.settings import Settings
+
+    return Settings()
+
+
+@pytest.fixture(scope="module")
+def scifact_report(embedder, settings, tmp_path_factory):
+    from eval.suites import scifact
+
+    report = scifact.run(settings, quick=True, embedder=embedder)
+    out = tmp_path_factory.mktemp("scifact")
+    report.write(out)
+    return report, out
+
+
+def test_scifact_quick_writes_its_report(scifact_report):
+    report, out = scifact_report
+    assert (out / "report.md").exists()
+    data = json.loads((out / "report.json").read_text())
+    assert data["suite"] == "scifact"
+    assert [r["method"] for r in data["tables"]["retrieval"]] == ["dense", "bm25", "hybrid"]
+    assert len(data["rows"]) == 30
+
+
+def test_scifact_quick_retrieval_quality(scifact_report):
+    s = scifact_report[0].summary
+    assert s["queries"] == 30
+    assert 500 <= s["documents"] <= 560
+    assert s["chunks"] >= s["documents"]
+    # on 530 abstracts a working pipeline finds most relevant ones; a broken one scores near 0
+    assert s["dense.ndcg@10"] > 0.6
+    assert s["bm25.ndcg@10"] > 0.6
+    assert s["hybrid.ndcg@10"] > 0.65
+    assert s["hybrid.ndcg@10"] >= min(s["dense.ndcg@10"], s["bm25.ndcg@10"])
+    for method in ("dense", "bm25", "hybrid"):
+        assert s[f"{method}.recall@100"] >= s[f"{method}.recall@10"]
+        assert s[f"{method}.recall@100"] > 0.8
+        assert 0 < s[f"{method}.mrr@10"] <= 1
+    assert s["build_chunks_per_s (embedding)"] > 0
+    assert 0 < s["retrieve_p50_ms"] <= s["retrieve_p95_ms"] < 5000
+    assert 0 < s["ask_p50_ms"] <= s["ask_p95_ms"]
+
+
+def test_scifact_quick_subset_is_deterministic():
+    from eval.suites.scifact import select
+
+    a, b = select(quick=True), select(quick=True)
+    assert list(a[0]) == list(b[0]) and list(a[1]) == list(b[1])
+    corpus, queries, qrels = a
+    assert len(queries) == 30
+    assert all(d in corpus for q in queries for d in qrels[q])  # every judged abstract is indexed
+
+
+@pytest.fixture(scope="module")
+def squad2_report(embedder, settings, tmp_path_factory):
+    from eval.suites import squad2
+
+    report = squad2.run(settings, quick=True, embedder=embedder)
+    out = tmp_path_factory.mktemp("squad2")
+    report.write(out)
+    return report, out
+
+
+def test_squad2_quick_writes_report_and_curve(squad2_report):
+    report, out = squad2_report
+    assert (out / "report.md").exists()
+    png = out / "coverage.png"
+    assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "coverage.png" in (out / "report.md").read_text()
+    curve = json.loads((out / "report.json").read_text())["tables"]["coverage"]
+    assert len(curve) > 10
+    # raising the threshold never answers more
+    answered = [c["answered_rate_answerable"] for c in sorted(curve, key=lambda c: c["threshold"])]
+    assert all(a >= b for a, b in zip(answered, answered[1:], strict=False))
+
+
+def test_squad2_quick_refusal_and_answers(squad2_report):
+    from rag.refusal import default_threshold
+
+    s = squad2_report[0].summary
+    assert (s["answerable"], s["unanswerable"]) == (30, 30)
+    assert s["threshold (product default)"] == pytest.approx(default_threshold())
+    # a working answerer finds the gold answer's sentence for many answerable questions ...
+    assert s["answerable.contains_gold_if_never_refused"] > 0.4
+    assert s["answerable.accuracy (answered and contains gold)"] <= s["answerable.answered_rate"]
+    # ... and the threshold separates something: neither answers everything nor refuses everything
+    assert 0 < s["coverage (answered, all)"] < 1
+    assert 0 <= s["unanswerable.refused_rate"] <= 1
+    assert 0 <= s["squad_v2.exact"] <= s["squad_v2.f1"] <= 100
+    # the official NoAns exact is exactly the refused rate on unanswerable questions
+    assert s["squad_v2.NoAns_exact"] == pytest.approx(100 * s["unanswerable.refused_rate"])
+    assert math.isfinite(s["ask_p95_ms"]) and s["ask_p50_ms"] > 0
+
+
+def test_squad2_sample_is_balanced_and_deterministic():
+    from eval.datasets import load_squad, squad_questions
+    from eval.suites.squad2 import sample
+
+    items = squad_questions(load_squad("v2.0"))
+    a, b = sample(items, 500), sample(items, 500)
+    assert [q.id for q in a] == [q.id for q in b]
+    assert sum(q.answerable for q in a) == 500 and sum(not q.answerable for q in a) == 500
+    assert len(sample(items, None)) == 11873
+
+
+def test_eval_seed_quick_through_the_cli(tmp_path):
+    from rag.cli import main
+
+    assert main(["eval", "seed", "--quick", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "seed" / "report.json").read_text())
+    s = data["summary"]
+    assert (tmp_path / "seed" / "report.md").exists()
+    assert s["questions"] > 5
+    assert s["answer_accuracy (answerable, gold answer in answer)"] > 0.5
+    assert s["refusal_accuracy (all)"] > 0.5
+    assert 0 < s["ask_p50_ms"] <= s["ask_p95_ms"]
