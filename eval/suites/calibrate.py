@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import sys
 import tempfile
 import time
@@ -46,16 +45,9 @@ def squad_v2_sample(n_per_class: int | None) -> list[Any]:
     Drawn with a fixed `random.Random(SAMPLE_SEED)`, so every run scores the same questions.
     """
     from eval.datasets import load_squad, squad_questions
+    from eval.suites.squad2 import sample
 
-    items = squad_questions(load_squad("v2.0"))
-    chosen: list[Any] = []
-    for answerable in (True, False):
-        group = [q for q in items if q.answerable is answerable]
-        if n_per_class is not None and n_per_class < len(group):
-            group = random.Random(SAMPLE_SEED).sample(group, n_per_class)
-        chosen.extend(group)
-    order = {q.id: i for i, q in enumerate(items)}
-    return sorted(chosen, key=lambda q: order[q.id])
+    return sample(squad_questions(load_squad("v2.0")), n_per_class)
 
 
 def write_paragraphs(folder: Path) -> Path:
