@@ -6,8 +6,9 @@ ranks at its best chunk. Dense-only and lexical-only lists come straight from th
 (`search_dense`, `search_lexical`), the hybrid list from `RAG.retrieve` (the product's fusion), each deep
 enough (`DEPTH` chunks) for Recall@100.
 
-`quick`: 30 queries (every 10th by id) over a corpus of their relevant abstracts plus 500 others drawn
+`quick`: 30 queries (every 10th by id) over a corpus of their relevant abstracts plus 400 others drawn
 with a fixed seed; the default and `full` both run all 300 test queries over all 5,183 abstracts.
+`limit`: at most that many queries, evenly spread (the corpus is unchanged).
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from typing import Any
 from eval.datasets import load_beir
 from eval.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
 from eval.report import Report
+from eval.suites.squad import spread
 
 DEPTH = 400  # chunks per list: SciFact abstracts are ~2-3 chunks, so >= 100 distinct documents
 ASK_QUERIES = {"default": 50, "quick": 10}  # ask latency is measured on the first n queries
 QUICK_QUERIES = 30
-QUICK_DISTRACTORS = 500
+QUICK_DISTRACTORS = 400
 SAMPLE_SEED = 2024
 # published test nDCG@10 (MTEB results, Anserini); see ../shared/data/README.md
 REFERENCES = {
@@ -80,13 +82,15 @@ def score(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[
             "recall@10": mean(recall_at_k, 10), "recall@100": mean(recall_at_k, 100)}
 
 
-def run(settings: Any, quick: bool = False, full: bool = False, embedder: Any = None) -> Report:
+def run(settings: Any, quick: bool = False, full: bool = False, limit: int | None = None,
+        embedder: Any = None) -> Report:
     """`embedder`: reuse a loaded embedder (tests); default: the one `settings` names."""
     from index.stores import open_store
     from rag.engine import RAG
 
     corpus, queries, qrels = select(quick)
-    qids = sorted(queries, key=_id_key)
+    qids = spread(sorted(queries, key=_id_key), limit)
+    qrels = {q: qrels[q] for q in qids}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "scifact"

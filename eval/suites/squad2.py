@@ -2,11 +2,11 @@
 
 Every dev paragraph is indexed (1,204; `quick` indexes only the articles of its questions). Questions: a
 deterministic sample of 500 answerable + 500 unanswerable (`full`: all 11,873; `quick`: 30 + 30 from the
-first QUICK_ARTICLES articles). Each question is asked once with refusal switched off, so every question
-has its best sentence and support; the product's decision is then `support < threshold` (the threshold the
-product uses by default: the setting, else the index manifest's, else rag/calibration.json), and the
-coverage/accuracy curve sweeps that threshold. An answer that failed citation verification counts as
-refused at every threshold, as in the product.
+first QUICK_ARTICLES articles; `limit` N: N // 2 of each class). Each question is asked once with refusal
+switched off, so every question has its best sentence and support; the product's decision is then
+`support < threshold` (the threshold the product uses by default: the setting, else the index manifest's,
+else rag/calibration.json), and the coverage/accuracy curve sweeps that threshold. An answer that failed
+citation verification counts as refused at every threshold, as in the product.
 
 Reported: answerable accuracy (answered AND the answer contains a gold answer) and answered rate,
 unanswerable refused rate, the curve (table + PNG), official SQuAD 2.0 EM/F1 with refused → "" and the
@@ -69,7 +69,8 @@ def product_threshold(rag: Any, settings: Any) -> tuple[float, str]:
     return default_threshold(), "rag/calibration.json"
 
 
-def run(settings: Any, quick: bool = False, full: bool = False, embedder: Any = None) -> Report:
+def run(settings: Any, quick: bool = False, full: bool = False, limit: int | None = None,
+        embedder: Any = None) -> Report:
     """`embedder`: reuse a loaded embedder (tests); default: the one `settings` names."""
     from index.stores import open_store
     from rag.engine import RAG
@@ -77,7 +78,8 @@ def run(settings: Any, quick: bool = False, full: bool = False, embedder: Any = 
     dataset = load_squad("v2.0")
     if quick:
         dataset = {**dataset, "data": dataset["data"][:QUICK_ARTICLES]}
-    questions = sample(squad_questions(dataset), None if full else SAMPLE["quick" if quick else "default"])
+    per_class = max(1, limit // 2) if limit is not None else None if full else SAMPLE["quick" if quick else "default"]
+    questions = sample(squad_questions(dataset), per_class)
     paragraphs = squad_paragraphs(dataset)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

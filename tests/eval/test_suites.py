@@ -42,9 +42,9 @@ def test_scifact_quick_writes_its_report(scifact_report):
 def test_scifact_quick_retrieval_quality(scifact_report):
     s = scifact_report[0].summary
     assert s["queries"] == 30
-    assert 500 <= s["documents"] <= 560
+    assert 400 <= s["documents"] <= 460
     assert s["chunks"] >= s["documents"]
-    # on 530 abstracts a working pipeline finds most relevant ones; a broken one scores near 0
+    # on ~440 abstracts a working pipeline finds most relevant ones; a broken one scores near 0
     assert s["dense.ndcg@10"] > 0.6
     assert s["bm25.ndcg@10"] > 0.6
     assert s["hybrid.ndcg@10"] > 0.65
@@ -131,3 +131,13 @@ def test_eval_seed_quick_through_the_cli(tmp_path):
     assert s["answer_accuracy (answerable, gold answer in answer)"] > 0.5
     assert s["refusal_accuracy (all)"] > 0.5
     assert 0 < s["ask_p50_ms"] <= s["ask_p95_ms"]
+
+
+def test_eval_squad2_through_the_cli_with_limit(tmp_path):
+    from rag.cli import main
+
+    assert main(["eval", "squad2", "--quick", "--limit", "4", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "squad2" / "report.json").read_text())
+    assert (data["summary"]["answerable"], data["summary"]["unanswerable"]) == (2, 2)
+    assert len(data["rows"]) == 4
+    assert (tmp_path / "squad2" / "coverage.png").exists()
