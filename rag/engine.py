@@ -233,6 +233,12 @@ class RAG:
             extractive, text=REFUSAL_TEXT, refused=True, citations=(), mode=mode,
             seconds=time.perf_counter() - started, **common)
 
+    def warm_up(self) -> None:
+        """Load the embedding model, the lexical index and the LLM (if any) now, not on the first question."""
+        self.ask("warm up")
+        if self.generator is not None:  # the warm-up question is refused before the LLM is called
+            self.generator.generate([{"role": "user", "content": "Hi"}], max_tokens=1)
+
     @property
     def mode(self) -> str:
         """How answers are made: "extractive", or "llm:<name>" once a generator is configured."""

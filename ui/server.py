@@ -37,9 +37,7 @@ def serve(settings: Any) -> None:
     from rag.engine import RAG
 
     rag = RAG.open(settings=settings)
-    rag.ask("warm up")  # load the model and the BM25 index now, not on the first user's question
-    if rag.generator is not None:  # and the LLM (the warm-up question is refused before it is called)
-        rag.generator.generate([{"role": "user", "content": "Hi"}], max_tokens=1)
+    rag.warm_up()  # the models and the BM25 index load now, not on the first user's question
     if not _loopback(settings.host):
         print(f"seedrag: warning: listening on {settings.host}: the chat at / is open to the network"
               + ("" if settings.api_token else ", and so is /api/v1 (set SEEDRAG_API_TOKEN)"), file=sys.stderr)

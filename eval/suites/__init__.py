@@ -1,4 +1,8 @@
-"""Named evaluation suites. Each module has `run(settings, quick, full) -> Report`."""
+"""Named evaluation suites. Each module has `run(settings, quick, full, limit, embedder) -> Report`.
+
+The suites build throw-away indexes (`eval.scratch`): a temporary FAISS folder, or a schema of their own
+when `settings.store` is a PostgreSQL URL. The answer mode (extractive, or an LLM) comes from `settings`.
+"""
 
 from __future__ import annotations
 
@@ -15,18 +19,29 @@ SUITES = {
     "squad2": "eval.suites.squad2",
     "scifact": "eval.suites.scifact",
     "calibrate": "eval.suites.calibrate",
+    "pgvector": "eval.suites.pgvector",
 }
 
 
 def run_suite(name: str, settings: Any, quick: bool = False, full: bool = False, out: str = "eval/out",
-              limit: int | None = None) -> int:
+              limit: int | None = None, embedding_cache: str | None = None) -> int:
+    """Run suite `name`, write its report under `out`/`name`, print the summary. `embedding_cache`: a folder
+    where document embeddings are kept between runs (`eval.embcache`)."""
     if name not in SUITES:
         raise ConfigError(f"Unknown suite {name!r}. Known suites: {', '.join(SUITES)}.")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit {limit}: give a positive number of questions.")
     module = importlib.import_module(SUITES[name])
-    kwargs = {"limit": limit} if limit is not None else {}
-    if limit is not None and "limit" not in module.run.__code__.co_varnames:
-        raise ConfigError(f"The {name} suite has no --limit; run it without.")
-    report = module.run(settings, quick=quick, full=full, **kwargs)
+    embedder = None
+    if embedding_cache is not None:
+        from eval.embcache import CachedEmbedder
+        from index.embedding import SentenceTransformerEmbedder
+
+        embedder = CachedEmbedder(SentenceTransformerEmbedder(settings.embedding_model), embedding_cache)
+    report = module.run(settings, quick=quick, full=full, limit=limit, embedder=embedder)
+    if embedder is not None:
+        report.summary["embedding_cache (documents from cache / embedded; build speed is not the model's)"] = (
+            f"{embedder.hits} / {embedder.misses}")
     folder = Path(out) / name
     path = report.write(folder)
     from eval.report import fmt

@@ -152,13 +152,14 @@ class CalibrationReport(Report):
 
 
 def run(settings: Any, quick: bool = False, full: bool = False, write: bool = False,
-        limit: int | None = None, cache_dir: str | Path | None = None) -> Report:
+        limit: int | None = None, embedder: Any = None) -> Report:
     """Score both sets and pick the threshold; the report's PNG is drawn where the report is written.
 
     `write=True` rewrites rag/calibration.json. `limit`: SQuAD 2.0 questions per class (overrides quick/full).
-    `cache_dir` keeps the SQuAD 2.0 paragraphs and index between runs (updated incrementally); by default
-    both live in a temporary folder.
+    `embedder`: reuse a loaded embedder (e.g. `eval.embcache.CachedEmbedder` to skip re-embedding the
+    SQuAD 2.0 paragraphs on the next run). Both indexes are scratch stores (`eval.scratch`).
     """
+    from eval.scratch import open_scratch, scratch_index
     from eval.suites.seed import load_questions
     from rag import extract
     from rag.engine import RAG
@@ -168,23 +169,22 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        seed_dir = str(Path(tmp) / "seed-index")
-        rag = RAG.create(seed_dir, settings=settings.replace(index_dir=seed_dir, store=None))
-        rag.index([SEEDS])
-        rag.ask("warm-up question")  # loads the model
-        seed_rows = collect(rag, [(q.id, q.question, q.answerable) for q in load_questions()])
+        with scratch_index(settings, "calibrate_seed", tmp) as (where, conf):
+            rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
+            rag.index([SEEDS])
+            rag.ask("warm-up question")  # loads the model
+            seed_rows = collect(rag, [(q.id, q.question, q.answerable) for q in load_questions()])
         timings["seed_seconds (build + ask)"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        base = Path(cache_dir) if cache_dir is not None else Path(tmp)
-        docs = write_paragraphs(base / "squad-v2.0-paragraphs")
-        index_dir = str(base / "squad-v2.0-index")
-        rag = RAG.create(index_dir, settings=settings.replace(index_dir=index_dir, store=None))
-        rag.index([docs])
-        timings["squad2_build_seconds"] = time.perf_counter() - t
-        t = time.perf_counter()
-        sample = squad_v2_sample(n_per_class)
-        squad_rows = collect(rag, [(q.id, q.question, q.answerable) for q in sample])
+        docs = write_paragraphs(Path(tmp) / "squad-v2.0-paragraphs")
+        with scratch_index(settings, "calibrate_squad2", tmp) as (where, conf):
+            rag = RAG(open_scratch(where), embedder=embedder or rag.embedder, settings=conf)
+            rag.index([docs])
+            timings["squad2_build_seconds"] = time.perf_counter() - t
+            t = time.perf_counter()
+            sample = squad_v2_sample(n_per_class)
+            squad_rows = collect(rag, [(q.id, q.question, q.answerable) for q in sample])
         timings["squad2_ask_seconds"] = time.perf_counter() - t
 
     sets = {"seed": seed_rows, "squad2": squad_rows}
@@ -267,6 +267,16 @@ def _plot(data: dict[str, tuple[list[float], list[bool]]], threshold: float, pat
     return True
 
 
+def _embedder(cache: str | None) -> Any:
+    if cache is None:
+        return None
+    from eval.embcache import CachedEmbedder
+    from index.embedding import SentenceTransformerEmbedder
+    from rag.settings import Settings
+
+    return CachedEmbedder(SentenceTransformerEmbedder(Settings.from_env().embedding_model), cache)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from eval.report import fmt
     from rag.settings import Settings
@@ -277,10 +287,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="every SQuAD 2.0 dev question (slow)")
     parser.add_argument("--limit", type=int, default=None, help="SQuAD 2.0 questions per class")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="report folder (default %(default)s)")
-    parser.add_argument("--cache", default=None, help="keep the SQuAD 2.0 index here between runs")
+    parser.add_argument("--embedding-cache", default=None, help="reuse document embeddings kept in this folder")
     args = parser.parse_args(argv)
     report = run(Settings.from_env(), quick=args.quick, full=args.full, write=args.write, limit=args.limit,
-                 cache_dir=args.cache)
+                 embedder=_embedder(args.embedding_cache))
     path = report.write(Path(args.out))
     width = max(len(k) for k in report.summary)
     for key, value in report.summary.items():

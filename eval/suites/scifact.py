@@ -23,6 +23,7 @@ from typing import Any
 from eval.datasets import load_beir
 from eval.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
 from eval.report import Report
+from eval.scratch import store_kind
 from eval.suites.squad import spread
 
 DEPTH = 400  # chunks per list: SciFact abstracts are ~2-3 chunks, so >= 100 distinct documents
@@ -85,19 +86,17 @@ def score(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[
 def run(settings: Any, quick: bool = False, full: bool = False, limit: int | None = None,
         embedder: Any = None) -> Report:
     """`embedder`: reuse a loaded embedder (tests); default: the one `settings` names."""
-    from index.stores import open_store
+    from eval.scratch import open_scratch, scratch_index
     from rag.engine import RAG
 
     corpus, queries, qrels = select(quick)
     qids = spread(sorted(queries, key=_id_key), limit)
     qrels = {q: qrels[q] for q in qids}
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "scifact", tmp) as (where, conf):
         folder = Path(tmp) / "scifact"
         write_corpus(corpus, folder)
-        where = str(Path(tmp) / "index")
-        conf = settings.replace(index_dir=where, store=None)
-        rag = RAG(open_store(where), embedder=embedder, settings=conf)
+        rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
         build = rag.index([folder])
         rag.embedder.embed_queries(["warm-up"])  # the model is loaded by now; keep it out of the latencies
         runs: dict[str, dict[str, list[str]]] = {"dense": {}, "bm25": {}, "hybrid": {}}
@@ -126,7 +125,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
               "published ndcg@10": REFERENCES[m][1], "reference": REFERENCES[m][0]} for m, res in results.items()]
     summary: dict[str, Any] = {
         "queries": len(qids), "documents": len(corpus), "chunks": build.chunks,
-        "split": "quick subset" if quick else "test (all)",
+        "split": "quick subset" if quick else "test (all)", "store": store_kind(settings),
     }
     for m, res in results.items():
         for k, v in res.items():

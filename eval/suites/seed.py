@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -57,7 +58,9 @@ def evaluate(rag: Any, questions: list[SeedQuestion]) -> tuple[dict[str, Any], l
             else answer.refused,
             "cited_ok": citation_correct(answer, q, doc.text if doc else "") if q.answerable and not answer.refused
             else None,
-            "question": q.question, "answer": answer.text,
+            "question": q.question, "answer": answer.text, "mode": answer.mode, "fallback": answer.fallback,
+            "unsupported_sentences": len(answer.unsupported), "invalid_citations": len(answer.invalid_citations),
+            "ttft_s": answer.ttft_s, "tokens_per_s": answer.tokens_per_s,
         })
     answerable = [r for r in rows if r["answerable"]]
     answered = [r for r in answerable if not r["refused"]]
@@ -73,21 +76,41 @@ def evaluate(rag: Any, questions: list[SeedQuestion]) -> tuple[dict[str, Any], l
         "ask_p50_ms": 1000 * percentile(latencies, 50),
         "ask_p95_ms": 1000 * percentile(latencies, 95),
     }
-    return summary, rows
+    generated = [r for r in rows if r["ttft_s"] is not None]
+    if generated:  # LLM mode: how often the model's own answer survived the checks, and its speed
+        kept = [r for r in answerable if r["ttft_s"] is not None and r["fallback"] is None and not r["refused"]]
+        summary.update({
+            "llm_calls": len(generated),
+            "llm_answers_kept (answerable)": len(kept) / len(answerable),
+            "llm_kept_answer_accuracy (gold answer in answer)": sum(r["correct"] for r in kept) / max(1, len(kept)),
+            "fallbacks": dict(Counter(r["fallback"] for r in generated if r["fallback"])),
+            "unsupported_sentences_removed": sum(r["unsupported_sentences"] for r in rows),
+            "invalid_citations_removed": sum(r["invalid_citations"] for r in rows),
+            "unanswerable_llm_answers_shown": sum(1 for r in rows if not r["answerable"] and not r["refused"]
+                                                  and r["ttft_s"] is not None and r["fallback"] is None),
+            "ttft_p50_ms": 1000 * percentile([r["ttft_s"] for r in generated], 50),
+            "ttft_p95_ms": 1000 * percentile([r["ttft_s"] for r in generated], 95),
+            "tokens_per_s (median)": percentile([r["tokens_per_s"] for r in generated if r["tokens_per_s"]], 50),
+        })
+    return {"mode": rag.mode, **summary}, rows
 
 
-def run(settings: Any, quick: bool = False, full: bool = False) -> Report:
+def run(settings: Any, quick: bool = False, full: bool = False, limit: int | None = None,
+        embedder: Any = None) -> Report:
+    """`embedder`: reuse a loaded embedder; the answer mode (extractive or an LLM) comes from `settings`."""
+    from eval.scratch import open_scratch, scratch_index
+    from eval.suites.squad import spread
     from rag.engine import RAG
+    from rag.generate.registry import from_settings
 
     questions = load_questions()
-    if quick:
-        questions = questions[::3]
-    with tempfile.TemporaryDirectory() as tmp:
+    questions = spread(questions[::3] if quick else questions, limit)
+    with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "seed", tmp) as (where, conf):
         started = time.perf_counter()
-        rag = RAG.create(tmp, settings=settings.replace(index_dir=tmp, store=None))
+        rag = RAG(open_scratch(where), embedder=embedder, settings=conf, generator=from_settings(conf))
         report = rag.index([SEEDS])
         build_s = time.perf_counter() - started
-        rag.ask("warm-up question")  # the first call loads the model; keep it out of the latency numbers
+        rag.warm_up()  # load the models now; keep that out of the latency numbers
         summary, rows = evaluate(rag, questions)
     summary = {"build_seconds (incl. model load)": build_s, "chunks": report.chunks, **summary}
     return Report("seed", summary, rows, tables={"answers": [

@@ -46,19 +46,20 @@ def spread(items: list[Any], limit: int | None) -> list[Any]:
     return [items[int(i * step)] for i in range(limit)]
 
 
-def run(settings: Any, quick: bool = False, full: bool = False, index_dir: str | None = None,
-        limit: int | None = None) -> Report:
+def run(settings: Any, quick: bool = False, full: bool = False, limit: int | None = None,
+        embedder: Any = None) -> Report:
+    """`embedder`: reuse a loaded embedder (tests, the embedding cache); default: the one `settings` names."""
+    from eval.scratch import open_scratch, scratch_index
     from rag.engine import RAG
 
     dataset = load_squad("v1.1")
     questions = squad_questions(load_squad("v1.1" if full else "v1.1-every5th"))
     questions = spread(questions, 40 if quick else limit)
     evidence = {e.id: e.evidences for e in load_expmrc()}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "squad", tmp) as (where, conf):
         corpus = Path(tmp) / "squad"
         write_corpus(squad_paragraphs(dataset), corpus)
-        where = index_dir or str(Path(tmp) / "index")
-        rag = RAG.create(where, settings=settings.replace(index_dir=where, store=None))
+        rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
         build = rag.index([corpus])
         rows = [_ask(rag, q, evidence.get(q.id)) for q in questions]
     summary = summarise(rows)

@@ -72,7 +72,7 @@ def product_threshold(rag: Any, settings: Any) -> tuple[float, str]:
 def run(settings: Any, quick: bool = False, full: bool = False, limit: int | None = None,
         embedder: Any = None) -> Report:
     """`embedder`: reuse a loaded embedder (tests); default: the one `settings` names."""
-    from index.stores import open_store
+    from eval.scratch import open_scratch, scratch_index
     from rag.engine import RAG
 
     dataset = load_squad("v2.0")
@@ -82,11 +82,10 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
     questions = sample(squad_questions(dataset), per_class)
     paragraphs = squad_paragraphs(dataset)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "squad2", tmp) as (where, conf):
         corpus = Path(tmp) / "squad2"
         write_corpus(paragraphs, corpus)
-        where = str(Path(tmp) / "index")
-        rag = RAG(open_store(where), embedder=embedder, settings=settings.replace(index_dir=where, store=None))
+        rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
         build = rag.index([corpus])
         threshold, threshold_source = product_threshold(rag, settings)
         # refusal off: every question gets its best sentence; the decision is re-applied below

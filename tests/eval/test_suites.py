@@ -21,10 +21,18 @@ def settings():
 
 
 @pytest.fixture(scope="module")
-def scifact_report(embedder, settings, tmp_path_factory):
+def cached_embedder(embedder, tmp_path_factory):
+    """The real model behind the evaluation embedding cache: the PostgreSQL run reuses the FAISS run's vectors."""
+    from eval.embcache import CachedEmbedder
+
+    return CachedEmbedder(embedder, tmp_path_factory.mktemp("embeddings"))
+
+
+@pytest.fixture(scope="module")
+def scifact_report(cached_embedder, settings, tmp_path_factory):
     from eval.suites import scifact
 
-    report = scifact.run(settings, quick=True, embedder=embedder)
+    report = scifact.run(settings, quick=True, embedder=cached_embedder)
     out = tmp_path_factory.mktemp("scifact")
     report.write(out)
     return report, out
@@ -141,3 +149,48 @@ def test_eval_squad2_through_the_cli_with_limit(tmp_path):
     assert (data["summary"]["answerable"], data["summary"]["unanswerable"]) == (2, 2)
     assert len(data["rows"]) == 4
     assert (tmp_path / "squad2" / "coverage.png").exists()
+
+
+def test_scifact_quick_on_postgresql_scores_as_on_faiss(scifact_report, cached_embedder, settings, postgres_db_url):
+    """`seedrag eval scifact --store postgresql://...`: the suite builds its index in the database (a schema of
+    its own, dropped afterwards, the database's own tables untouched) and scores within 0.005 of FAISS."""
+    import psycopg
+
+    from eval.suites import scifact
+
+    with psycopg.connect(postgres_db_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE seedrag_chunks (marker text)")  # stands for the user's real index in public
+    misses = cached_embedder.misses
+    report = scifact.run(settings.replace(store=postgres_db_url), quick=True, embedder=cached_embedder)
+    pg, faiss = report.summary, scifact_report[0].summary
+    # the chunks' vectors came from the FAISS run (only a few answer sentences of the timed asks are new)
+    assert cached_embedder.misses - misses < pg["chunks"] / 10
+    assert (pg["store"], faiss["store"]) == ("postgresql", "faiss")
+    assert pg["chunks"] == faiss["chunks"]
+    for method in ("dense", "bm25", "hybrid"):
+        assert abs(pg[f"{method}.ndcg@10"] - faiss[f"{method}.ndcg@10"]) <= 0.005, method
+        assert pg[f"{method}.ndcg@10"] > 0.6
+    with psycopg.connect(postgres_db_url, autocommit=True) as conn:
+        schemas = {r[0] for r in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'seedrag_eval%'")}
+        assert schemas == set()
+        assert conn.execute("SELECT count(*) FROM public.seedrag_chunks").fetchone()[0] == 0
+        columns = [r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'seedrag_chunks'")]
+        assert columns == ["marker"]
+
+
+def test_pgvector_benchmark_small(settings, postgres_db_url):
+    """The scale benchmark's harness on 3,000 vectors in the test database (the 1M run is `seedrag eval pgvector`)."""
+    import psycopg
+
+    from eval.suites import pgvector
+
+    report = pgvector.run(settings.replace(store=postgres_db_url), limit=3000)
+    s = report.summary
+    assert s["vectors"] == 3000
+    assert s["hnsw_index_size_mb"] > 3000 * 384 * 4 / 2**20  # the graph holds the vectors and their links
+    assert s["ef_search=100.recall@10"] >= s["ef_search=40.recall@10"] - 0.01
+    assert s["ef_search=100.recall@10"] > 0.9
+    assert 0 < s["ef_search=40.p50_ms"] <= s["ef_search=40.p95_ms"]
+    with psycopg.connect(postgres_db_url) as conn:  # the scratch schema is gone
+        assert conn.execute("SELECT to_regclass('seedrag_eval_pgvector.bench')").fetchone()[0] is None

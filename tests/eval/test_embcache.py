@@ -1,0 +1,59 @@
+"""The evaluation embedding cache: same vectors as the model, the model skipped for texts seen before."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class CountingEmbedder:
+    """Wraps the real embedder and counts the texts it embeds."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.name = inner.name
+        self.embedded: list[str] = []
+
+    @property
+    def dimension(self):
+        return self.inner.dimension
+
+    def fits(self, texts):
+        return self.inner.fits(texts)
+
+    def embed_queries(self, texts):
+        return self.inner.embed_queries(texts)
+
+    def embed_documents(self, texts):
+        self.embedded.extend(texts)
+        return self.inner.embed_documents(texts)
+
+
+def test_cache_returns_the_models_vectors_and_skips_known_texts(embedder, tmp_path):
+    from eval.embcache import CachedEmbedder
+
+    counting = CountingEmbedder(embedder)
+    cache = CachedEmbedder(counting, tmp_path)
+    texts = ["The ATACMS has a range of 190 miles.", "Ukraine received the missiles in 2023."]
+    first = cache.embed_documents(texts)
+    np.testing.assert_allclose(first, embedder.embed_documents(texts), atol=1e-6)
+    assert (cache.hits, cache.misses) == (0, 2)
+    cache.close()
+
+    again = CachedEmbedder(counting, tmp_path)  # a later run: reads the file
+    mixed = again.embed_documents([texts[1], "A new sentence.", texts[0]])
+    np.testing.assert_allclose(mixed[[0, 2]], first[[1, 0]], atol=1e-6)
+    np.testing.assert_allclose(mixed[1], embedder.embed_documents(["A new sentence."])[0], atol=1e-6)
+    assert counting.embedded == [*texts, "A new sentence."]
+    assert (again.hits, again.misses) == (2, 1)
+    assert again.embed_queries(["q"]).shape == (1, embedder.dimension)
+
+
+def test_scratch_url_keeps_other_parameters_and_sets_the_schema():
+    from urllib.parse import parse_qs, urlsplit
+
+    from eval.scratch import with_search_path
+
+    url = with_search_path("postgresql://u:p@db.example:5432/rag?sslmode=require&options=-cwork_mem%3D64MB", "s1")
+    parts = urlsplit(url)
+    assert (parts.hostname, parts.port, parts.path, parts.password) == ("db.example", 5432, "/rag", "p")
+    assert parse_qs(parts.query) == {"sslmode": ["require"], "options": ["-csearch_path=s1,public"]}
