@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 _WORD = re.compile(r"(?u)\b\w\w+\b|\b\d\b")
+K1, B = 0.9, 0.4  # BM25 parameters of every store (Lucene's idf and length normalisation)
 
 
 @functools.cache
@@ -37,10 +38,15 @@ def terms(text: str) -> list[str]:
     return list(_stemmer().stemWords(words))
 
 
+def idf(chunks: int, df: int) -> float:
+    """Lucene's idf: ln(1 + (N - df + 0.5) / (df + 0.5))."""
+    return math.log(1 + (chunks - df + 0.5) / (df + 0.5))
+
+
 class BM25:
     """A BM25 index over a list of texts; `search` returns (positions, scores), best first."""
 
-    def __init__(self, texts: Sequence[str], k1: float = 0.9, b: float = 0.4) -> None:
+    def __init__(self, texts: Sequence[str], k1: float = K1, b: float = B) -> None:
         import bm25s
 
         self.size = len(texts)
@@ -56,8 +62,7 @@ class BM25:
 
     def idf(self, term: str) -> float:
         """Lucene's idf of a (stemmed) term; unseen terms get the highest idf."""
-        n = self._df.get(term, 0)
-        return math.log(1 + (self.size - n + 0.5) / (n + 0.5))
+        return idf(self.size, self._df.get(term, 0))
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         known = [t for t in terms(query) if t in self._df]

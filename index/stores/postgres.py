@@ -5,9 +5,9 @@ Tables (created on first use by numbered migrations, recorded in `seedrag_migrat
     seedrag_documents  source (pk), text, content_hash, title, pages int[]
     seedrag_chunks     id (pk), source (fk, on delete cascade), text, start, "end", page,
                        embedding vector(dim) + HNSW index (vector_ip_ops),
-                       tsv tsvector generated from text (english) + GIN index
-    seedrag_manifest   one row: the manifest (jsonb), a change counter `version`, the chunk count
-    seedrag_terms      lexeme -> number of chunks holding it (document frequency, for idf)
+                       terms tsvector (the chunk's BM25 terms with positions) + GIN index, length (terms)
+    seedrag_manifest   one row: the manifest (jsonb), a change counter `version`, the chunk and term counts
+    seedrag_terms      term -> number of chunks holding it (document frequency, for idf)
 
 Choices, and why:
 
@@ -19,17 +19,18 @@ Choices, and why:
 * `apply` is one transaction: a failed or killed write leaves the previous index, and readers see the
   old state until the commit. A load that at least doubles the table rebuilds the HNSW index once
   (~5x faster than inserting into it); readers wait for that commit rather than see a partial index.
-* Lexical search ORs the query's lexemes and scores a chunk by sum(idf(term) * ts_rank(chunk, term)):
-  one term's ts_rank saturates with its count like BM25's tf part; the idf comes from `seedrag_terms`,
-  kept exact by `apply`. On SciFact this matches our BM25 (nDCG@10 0.670 vs 0.665; ts_rank_cd of the
-  OR query: 0.420, and 10x slower). The commonest terms are left out of candidate generation when that
-  provably cannot change the top k (MaxScore), ~3x faster on long queries.
+* Lexical search is the same BM25 as the FAISS store's, computed in SQL: the chunk's terms are
+  `index.lexical.terms` (our tokenizer, stop words and Snowball stems, not PostgreSQL's `english`
+  parser), stored as a tsvector whose positions give each term's count; the GIN index finds the chunks
+  holding any query term; the score is Lucene BM25 (k1, b of `index.lexical`) with idf from
+  `seedrag_terms` and the mean length from `seedrag_manifest`, both kept exact by `apply`. So both
+  stores rank alike (equal scores; only ties may order differently). The commonest terms are left out
+  of candidate generation when that provably cannot change the top k (MaxScore).
 """
 
 from __future__ import annotations
 
 import functools
-import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ import numpy as np
 from index.chunking import Chunk
 from index.documents import Document
 from index.errors import IndexMismatchError, IndexNotFoundError, StoreError
+from index.lexical import K1, B, idf, terms
 from index.manifest import Manifest
 from index.stores.base import StoredDocument
 
@@ -72,28 +74,48 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE seedrag_terms (lexeme text PRIMARY KEY, df integer NOT NULL);
     """,
+    # 3: our own BM25 terms instead of PostgreSQL's english parser (filled by `_backfill_terms`)
+    """
+    ALTER TABLE seedrag_chunks DROP COLUMN tsv;
+    ALTER TABLE seedrag_chunks ADD COLUMN terms tsvector NOT NULL DEFAULT '';
+    ALTER TABLE seedrag_chunks ADD COLUMN length integer NOT NULL DEFAULT 0;
+    CREATE INDEX seedrag_chunks_terms ON seedrag_chunks USING gin (terms);
+    ALTER TABLE seedrag_manifest ADD COLUMN terms bigint NOT NULL DEFAULT 0;
+    TRUNCATE seedrag_terms;
+    """,
 )
+_TERM_MAX_BYTES = 2046  # PostgreSQL's limit for one tsvector lexeme
 
 _QUERY_TERMS = """
-SELECT t.lexeme, ln(1 + (m.chunks - t.df + 0.5) / (t.df + 0.5))::float8
-FROM unnest(tsvector_to_array(to_tsvector('english', %s))) AS l (lexeme)
-JOIN seedrag_terms t ON t.lexeme = l.lexeme CROSS JOIN seedrag_manifest m
+SELECT t.lexeme, t.df, m.chunks, m.terms FROM seedrag_terms t CROSS JOIN seedrag_manifest m
+WHERE t.lexeme = ANY(%s)
 """
 
+# BM25 (Lucene): sum over query terms of weight * tf / (tf + k1 * (1 - b + b * length / mean length))
 _LEXICAL_SQL = """
-WITH q AS MATERIALIZED (SELECT * FROM unnest(%(idf)s::float8[], %(tq)s::tsquery[]) AS q (idf, tq))
+WITH q AS MATERIALIZED (SELECT * FROM unnest(%(terms)s::text[], %(weight)s::float8[]) AS q (lexeme, weight))
 SELECT c.id, c.source, c.text, c.start, c."end", c.page,
-       (SELECT sum(q.idf * ts_rank(c.tsv, q.tq)) FROM q) AS score
-FROM seedrag_chunks c WHERE c.tsv @@ %(any)s::tsquery
+       (SELECT sum(q.weight * cardinality(u.positions)
+                   / (cardinality(u.positions) + %(k1)s * (1 - %(b)s + %(b)s * c.length / %(mean)s)))
+        FROM unnest(c.terms) AS u JOIN q ON q.lexeme = u.lexeme) AS score
+FROM seedrag_chunks c WHERE c.terms @@ %(any)s::tsquery
 ORDER BY score DESC, c.id LIMIT %(k)s
 """
-# ts_rank of a one-term query grows with the term's count from 0.0608 (once) towards 0.1
-_RANK_ONCE, _RANK_MAX = 0.0607, 0.1
 
 _TERMS_OF = """
-SELECT l, count(*) FROM seedrag_chunks c, unnest(tsvector_to_array(c.tsv)) AS l
+SELECT l, count(*) FROM seedrag_chunks c, unnest(tsvector_to_array(c.terms)) AS l
 WHERE c.source = ANY(%s) GROUP BY l
 """
+
+
+def term_vector(text: str) -> tuple[str, int]:
+    """(tsvector literal of the chunk's BM25 terms at their positions, number of terms)."""
+    positions: dict[str, list[int]] = {}
+    for at, term in enumerate(terms(text), start=1):
+        if len(term.encode("utf-8")) <= _TERM_MAX_BYTES:
+            positions.setdefault(term, []).append(min(at, 16383))
+    literal = " ".join(f"{_operand(t)}:{','.join(map(str, p[:256]))}" for t, p in positions.items())
+    return literal, sum(min(len(p), 256) for p in positions.values())
 
 
 class PostgresStore:
@@ -222,6 +244,8 @@ class PostgresStore:
                 )
             for version in range(done + 1, len(MIGRATIONS) + 1):
                 conn.execute(MIGRATIONS[version - 1])
+                if version == 3:
+                    _backfill_terms(conn)
                 conn.execute("INSERT INTO seedrag_migrations (version) VALUES (%s)", (version,))
 
     # ---- reading -------------------------------------------------------------------------------
@@ -293,21 +317,34 @@ class PostgresStore:
         if self._fresh or k <= 0 or not query.strip():
             return []
 
+        counts: dict[str, int] = {}
+        for term in terms(query):
+            counts[term] = counts.get(term, 0) + 1
+        if not counts:
+            return []
+
         def run(conn: Any) -> list[Any]:
             with conn.transaction():  # one snapshot for the statistics and the rows
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                terms = sorted(conn.execute(_QUERY_TERMS, (query,)).fetchall(), key=lambda t: (t[1], t[0]))
-                if not terms:
+                stats = conn.execute(_QUERY_TERMS, (list(counts),)).fetchall()
+                if not stats:
                     return []
-                idf: list[float] = [t[1] for t in terms]
-                operands = [_operand(t[0]) for t in terms]
-                params = {"idf": idf, "tq": operands, "k": k}
-                # MaxScore-style pruning: the commonest terms, whose best possible joint contribution is
-                # below one occurrence of the rarest term, do not make candidates by themselves. If the
-                # k-th best candidate still beats that bound, no pruned chunk could enter the top k.
+                chunks, total = stats[0][2], stats[0][3]
+                # weight = idf * the term's count in the query (as bm25s); rarest (heaviest) last
+                known = sorted(((lex, idf(chunks, df) * counts[lex]) for lex, df, _, _ in stats),
+                               key=lambda t: (t[1], t[0]))
+                weight = [w for _, w in known]
+                params = {"terms": [lex for lex, _ in known], "weight": weight, "k": k, "k1": K1, "b": B,
+                          "mean": max(total / max(chunks, 1), 1e-9)}
+                operands = [_operand(lex) for lex, _ in known]
+                # MaxScore pruning: a term adds at most its weight (tf -> infinity). The commonest terms, whose
+                # joint maximum is below one occurrence of the rarest term in a chunk of mean length, do not
+                # make candidates by themselves. If the k-th best candidate still beats that maximum, no
+                # chunk holding only pruned terms could enter the top k; else search again with all terms.
+                once = weight[-1] / (1 + K1)
                 bound, common = 0.0, 0
-                while common < len(idf) - 1 and bound + _RANK_MAX * idf[common] < _RANK_ONCE * idf[-1]:
-                    bound += _RANK_MAX * idf[common]
+                while common < len(weight) - 1 and bound + weight[common] < once:
+                    bound += weight[common]
                     common += 1
                 if common:
                     rows = conn.execute(_LEXICAL_SQL, {**params, "any": " | ".join(operands[common:])}).fetchall()
@@ -334,7 +371,7 @@ class PostgresStore:
                     f"{u.document.source}: vectors have {vectors.shape[-1]} dimensions, the manifest says "
                     f"{manifest.dimension}. Re-index: seedrag index --rebuild"
                 )
-            rows.extend((c.id, c.source, c.text, c.start, c.end, c.page, v)
+            rows.extend((c.id, c.source, c.text, c.start, c.end, c.page, v, *term_vector(c.text))
                         for c, v in zip(u.chunks, vectors, strict=True))
         docs = [u.document for u in upserts]
         replaced = sorted(set(removals) | {d.source for d in docs})
@@ -354,11 +391,18 @@ class PostgresStore:
                         "INSERT INTO seedrag_documents (source, text, content_hash, title, pages) "
                         "VALUES (%s, %s, %s, %s, %s)",
                         [(d.source, d.text, d.content_hash, d.title, list(d.pages)) for d in docs])
-                with cur.copy('COPY seedrag_chunks (id, source, text, start, "end", page, embedding) '
+                # binary COPY has no tsvector format: the terms go through a text column of a staging table
+                cur.execute("CREATE TEMP TABLE seedrag_staging (LIKE seedrag_chunks INCLUDING DEFAULTS) "
+                            "ON COMMIT DROP")
+                cur.execute("ALTER TABLE seedrag_staging ALTER COLUMN terms TYPE text")
+                with cur.copy('COPY seedrag_staging (id, source, text, start, "end", page, embedding, terms, length) '
                               "FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(["text", "text", "text", "int4", "int4", "int4", "vector"])
+                    copy.set_types(["text", "text", "text", "int4", "int4", "int4", "vector", "text", "int4"])
                     for row in rows:
                         copy.write_row(row)
+                cur.execute('INSERT INTO seedrag_chunks (id, source, text, start, "end", page, embedding, terms, '
+                            'length) SELECT id, source, text, start, "end", page, embedding, terms::tsvector, '
+                            "length FROM seedrag_staging")
             if bulk and manifest.dimension <= HNSW_MAX_DIM:
                 # the graph builds several times faster when it fits in memory
                 conn.execute("SELECT set_config('maintenance_work_mem', '512MB', true) FROM pg_settings "
@@ -373,7 +417,8 @@ class PostgresStore:
             from psycopg.types.json import Jsonb
 
             conn.execute("UPDATE seedrag_manifest SET manifest = %s, version = version + 1, "
-                         "chunks = (SELECT count(*) FROM seedrag_chunks), updated_at = now()",
+                         "chunks = (SELECT count(*) FROM seedrag_chunks), "
+                         "terms = (SELECT coalesce(sum(length), 0) FROM seedrag_chunks), updated_at = now()",
                          (Jsonb(written.to_json()),))
         self._fresh = False
         self._load()
@@ -399,6 +444,20 @@ class PostgresStore:
         return rebuild
 
 
+def _backfill_terms(conn: Any) -> None:
+    """Migration 3 on an index that has chunks: compute their terms here (PostgreSQL cannot run our tokenizer)."""
+    rows = conn.execute("SELECT id, text FROM seedrag_chunks").fetchall()
+    if not rows:
+        return
+    with conn.cursor() as cur:
+        cur.executemany("UPDATE seedrag_chunks SET terms = %s::tsvector, length = %s WHERE id = %s",
+                        [(*term_vector(text), chunk_id) for chunk_id, text in rows])
+    conn.execute("INSERT INTO seedrag_terms (lexeme, df) SELECT l, count(*) FROM seedrag_chunks c, "
+                 "unnest(tsvector_to_array(c.terms)) AS l GROUP BY l")
+    conn.execute("UPDATE seedrag_manifest SET terms = (SELECT coalesce(sum(length), 0) FROM seedrag_chunks), "
+                 "version = version + 1")
+
+
 def _operand(lexeme: str) -> str:
     """A lexeme as a tsquery operand, taken verbatim (quoted, with quotes and backslashes doubled)."""
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
@@ -413,7 +472,7 @@ def _stored_dimension(conn: Any) -> int:
 
 
 class _TermStats:
-    """Lucene idf over the store's chunks, as `index.lexical.BM25.idf` (terms are Snowball stems in both)."""
+    """Lucene idf over the store's chunks, as `index.lexical.BM25.idf` (the same terms in both)."""
 
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
@@ -421,10 +480,6 @@ class _TermStats:
 
     @functools.cache  # noqa: B019 - one object per index version; the engine drops it on refresh
     def idf(self, term: str) -> float:
-        df, stop = self._store._read(lambda c: c.execute(
-            "SELECT (SELECT df FROM seedrag_terms WHERE lexeme = %s), ts_lexize('english_stem', %s) = '{}'",
-            (term, term)).fetchone())
-        if df is None and stop:  # a PostgreSQL stop word: never indexed, as common as can be
-            df = self.size
-        n = df or 0
-        return math.log(1 + (self.size - n + 0.5) / (n + 0.5))
+        row = self._store._read(lambda c: c.execute(
+            "SELECT df FROM seedrag_terms WHERE lexeme = %s", (term,)).fetchone())
+        return idf(self.size, row[0] if row else 0)
