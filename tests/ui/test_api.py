@@ -68,7 +68,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def _serve(root: Path, index: str, docs: str, token: str | None = None) -> Iterator[str]:
+def _serve(root: Path, index: str, docs: str, token: str | None = None, store: str | None = None) -> Iterator[str]:
     port = _free_port()
     env = _env(SEEDRAG_DOCS_DIR=str(root / docs), SEEDRAG_MAX_UPLOAD_MB=str(MAX_UPLOAD_MB),
                **({"SEEDRAG_API_TOKEN": token} if token else {}))
@@ -77,7 +77,8 @@ def _serve(root: Path, index: str, docs: str, token: str | None = None) -> Itera
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index-dir", index],
+            [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index-dir", index,
+             *(["--store", store] if store else [])],
             cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
@@ -396,3 +397,31 @@ def test_gradio_client_calls_the_chat(server: str) -> None:
     content = history[-1]["content"]
     text = content if isinstance(content, str) else json.dumps(content)
     assert "190" in text
+
+
+# ---- several servers sharing one PostgreSQL index -----------------------------------------------------------------
+def test_servers_sharing_a_postgresql_index_see_each_others_changes(workspace: Path, postgres_db_url: str) -> None:
+    """Two `seedrag serve --store postgresql://...` processes behind, say, a load balancer: a document uploaded
+    through one is answered from by the other, and a removal through the second is seen by the first, with
+    no restart."""
+    done = subprocess.run([sys.executable, "-m", "rag.cli", "index", "seeds", "--store", postgres_db_url, "--json"],
+                          cwd=workspace, env=_env(), capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    with _serve(workspace, "unused-a", "docs-pg-a", store=postgres_db_url) as a, \
+            _serve(workspace, "unused-b", "docs-pg-b", store=postgres_db_url) as b, \
+            httpx.Client(base_url=a, timeout=180) as api_a, httpx.Client(base_url=b, timeout=180) as api_b:
+        assert _ask(api_b, ATACMS)["citations"]
+        assert _ask(api_b, ZORBLAT_QUESTION)["refused"]
+        r = _upload(api_a, ("zorblat.md", ZORBLAT.encode()))
+        assert r.status_code == 200, r.text
+        source = next(s for s in _documents(api_a) if s.endswith("zorblat.md"))
+        assert source in _documents(api_b)
+        answer = _ask(api_b, ZORBLAT_QUESTION)
+        assert not answer["refused"] and "kelp paper" in answer["answer"]
+        assert any(c["source"] == source for c in answer["citations"])
+        cited = next(c for c in answer["citations"] if c["source"] == source)
+        assert _text(api_b, source)[cited["start"]:cited["end"]] == cited["quote"]
+        _delete(api_b, source)
+        assert source not in _documents(api_a)
+        assert _ask(api_a, ZORBLAT_QUESTION)["refused"]
+        assert not (workspace / "unused-a").exists() and not (workspace / "unused-b").exists()
