@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds"
 CALIBRATION_FILE = ROOT / "rag" / "calibration.json"
 DEFAULT_OUT = Path("eval/out/calibrate")  # run_suite's folder for this suite
-SAMPLE = {"default": 300, "quick": 40}
+SAMPLE = {"default": 300, "quick": 40}  # squad2.CALIBRATION_PER_CLASS holds these out of its test sample
 SAMPLE_SEED = 2024
 PLOT = "coverage.png"
 

@@ -1,8 +1,10 @@
 """SQuAD 2.0 dev for refusal: open-corpus questions, half of them unanswerable from the paragraphs.
 
 Every dev paragraph is indexed (1,204; `quick` indexes only the articles of its questions). Questions: a
-deterministic sample of 500 answerable + 500 unanswerable (`full`: all 11,873; `quick`: 30 + 30 from the
-first QUICK_ARTICLES articles; `limit` N: N // 2 of each class). Each question is asked once with refusal
+deterministic sample of 500 answerable + 500 unanswerable held out from calibration: none of the
+questions `eval/suites/calibrate.py` chose the product's threshold on (`full`: all 11,873, calibration
+questions included; `quick`: 30 + 30 from the first QUICK_ARTICLES articles; `limit` N: N // 2 of each
+class, held out too). Each question is asked once with refusal
 switched off, so every question has its best sentence and support; the product's decision is then
 `support < threshold` (the threshold the product uses by default: the setting, else the index manifest's,
 else rag/calibration.json), and the coverage/accuracy curve sweeps that threshold. An answer that failed
@@ -47,6 +49,15 @@ def sample(items: list[Any], n_per_class: int | None) -> list[Any]:
     return sorted(chosen, key=lambda q: order[q.id])
 
 
+CALIBRATION_PER_CLASS = 300  # eval/suites/calibrate.py's default sample, the one rag/calibration.json came from
+
+
+def held_out(items: list[Any]) -> list[Any]:
+    """`items` without the SQuAD 2.0 questions the product's refusal threshold was calibrated on."""
+    calibration = {q.id for q in sample(squad_questions(load_squad("v2.0")), CALIBRATION_PER_CLASS)}
+    return [q for q in items if q.id not in calibration]
+
+
 def subset(dataset: dict[str, Any], qids: set[str]) -> dict[str, Any]:
     """The SQuAD JSON restricted to the questions `qids` (for the official v2.0 scores of a sample)."""
     data = []
@@ -79,7 +90,10 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
     if quick:
         dataset = {**dataset, "data": dataset["data"][:QUICK_ARTICLES]}
     per_class = max(1, limit // 2) if limit is not None else None if full else SAMPLE["quick" if quick else "default"]
-    questions = sample(squad_questions(dataset), per_class)
+    pool = squad_questions(dataset)
+    if not full:
+        pool = held_out(pool)
+    questions = sample(pool, per_class)
     paragraphs = squad_paragraphs(dataset)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "squad2", tmp) as (where, conf):

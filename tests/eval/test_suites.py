@@ -194,3 +194,31 @@ def test_pgvector_benchmark_small(settings, postgres_db_url):
     assert 0 < s["ef_search=40.p50_ms"] <= s["ef_search=40.p95_ms"]
     with psycopg.connect(postgres_db_url) as conn:  # the scratch schema is gone
         assert conn.execute("SELECT to_regclass('seedrag_eval_pgvector.bench')").fetchone()[0] is None
+
+
+def test_levers_baseline_reproduces_the_scifact_suite(scifact_report, cached_embedder):
+    """The lever harness ranks like the product: its dense-only and BM25-only rows equal the suite's store-level
+    numbers on the same quick subset, its RRF baseline the product's hybrid; a lever changes the number."""
+    from dataclasses import replace
+
+    from eval.levers import BASE, run_levers, scifact_corpus
+
+    chosen = [BASE, replace(BASE, name="dense", fusion="dense"), replace(BASE, name="bm25", fusion="bm25"),
+              replace(BASE, name="mix", fusion="mix", alpha=0.5)]
+    rows = {r["variant"]: r for r in run_levers(scifact_corpus(quick=True), cached_embedder, chosen, lambda m: None)}
+    s = scifact_report[0].summary
+    assert rows["dense"]["ndcg@10"] == pytest.approx(s["dense.ndcg@10"], abs=1e-4)
+    assert rows["bm25"]["ndcg@10"] == pytest.approx(s["bm25.ndcg@10"], abs=1e-4)
+    assert rows[BASE.name]["ndcg@10"] == pytest.approx(s["hybrid.ndcg@10"], abs=0.01)
+    assert rows["mix"]["ndcg@10"] != rows[BASE.name]["ndcg@10"]
+
+
+def test_squad2_test_questions_are_held_out_from_calibration():
+    from eval.datasets import load_squad, squad_questions
+    from eval.suites import calibrate, squad2
+
+    calibration = {q.id for q in calibrate.squad_v2_sample(calibrate.SAMPLE["default"])}
+    assert len(calibration) == 600
+    pool = squad2.held_out(squad_questions(load_squad("v2.0")))
+    test = {q.id for q in squad2.sample(pool, squad2.SAMPLE["default"])}
+    assert len(test) == 1000 and not test & calibration
