@@ -291,8 +291,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.only:
         wanted = [w.strip() for w in args.only.split(",")]
         chosen = [v for v in chosen if v is BASE or any(w in v.name for w in wanted)]
-    corpora = {"scifact": [scifact_corpus], "squad": [lambda: squad_corpus(args.squad_questions)],
-               "both": [scifact_corpus, lambda: squad_corpus(args.squad_questions)]}[args.corpus]
+    corpora: list[Callable[[], Corpus]] = []
+    if args.corpus in ("scifact", "both"):
+        corpora.append(scifact_corpus)
+    if args.corpus in ("squad", "both"):
+        corpora.append(lambda: squad_corpus(args.squad_questions))
     rows: list[dict[str, Any]] = []
     for make in corpora:
         rows += run_levers(make(), embedder, chosen, lambda m: print(m, file=sys.stderr, flush=True))

@@ -2,8 +2,9 @@
 
 Scores are `RAG.ask(q).support` (the engine's own value, with the current `rag.extract` weights) on
 - the project's seed set (every question: answerable and unanswerable), index = `seeds/`;
-- a deterministic sample of SQuAD 2.0 dev (default 300 answerable + 300 unanswerable; `quick` 40 + 40;
-  `full` every question), open-corpus retrieval over an index of all 1,204 v2.0 paragraphs.
+- a deterministic sample of SQuAD 2.0 dev (default 300 answerable + 300 unanswerable; `full` every
+  question), open-corpus retrieval over an index of all 1,204 v2.0 paragraphs (`quick`, a smoke test:
+  40 + 40 from the first QUICK_ARTICLES articles over their paragraphs only).
 The threshold maximises the mean of the two balanced accuracies, each
 (answered rate on answerable + refused rate on unanswerable) / 2.
 
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.metrics import coverage_accuracy_curve, refusal_accuracy
+from eval.progress import embedding_bar, steps
 from eval.report import Report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +41,10 @@ PLOT = "coverage.png"
 # --------------------------------------------------------------------------- data
 
 
-def squad_v2_sample(n_per_class: int | None) -> list[Any]:
+QUICK_ARTICLES = 4  # quick: only the paragraphs and questions of the first articles (a smoke test)
+
+
+def squad_v2_sample(n_per_class: int | None, articles: int | None = None) -> list[Any]:
     """`n_per_class` answerable and as many unanswerable SQuAD 2.0 dev questions (all when None), in file order.
 
     Drawn with a fixed `random.Random(SAMPLE_SEED)`, so every run scores the same questions.
@@ -47,15 +52,22 @@ def squad_v2_sample(n_per_class: int | None) -> list[Any]:
     from eval.datasets import load_squad, squad_questions
     from eval.suites.squad2 import sample
 
-    return sample(squad_questions(load_squad("v2.0")), n_per_class)
+    dataset = load_squad("v2.0")
+    if articles is not None:
+        dataset = {**dataset, "data": dataset["data"][:articles]}
+    return sample(squad_questions(dataset), n_per_class)
 
 
-def write_paragraphs(folder: Path) -> Path:
-    """Each SQuAD 2.0 dev paragraph as a .txt file in `folder` (named as the squad suite names them)."""
+def write_paragraphs(folder: Path, articles: int | None = None) -> Path:
+    """Each SQuAD 2.0 dev paragraph (of the first `articles` articles) as a .txt file in `folder` (named as
+    the squad suite names them)."""
     from eval.datasets import load_squad, squad_paragraphs
     from eval.suites.squad import write_corpus
 
-    write_corpus(squad_paragraphs(load_squad("v2.0")), folder)
+    dataset = load_squad("v2.0")
+    if articles is not None:
+        dataset = {**dataset, "data": dataset["data"][:articles]}
+    write_corpus(squad_paragraphs(dataset), folder)
     return folder
 
 
@@ -65,7 +77,7 @@ def write_paragraphs(folder: Path) -> Path:
 def collect(rag: Any, questions: Sequence[tuple[str, str, bool]]) -> list[dict[str, Any]]:
     """`(id, question, answerable)` → rows with the engine's support (None when nothing was retrieved)."""
     rows = []
-    for qid, question, answerable in questions:
+    for qid, question, answerable in steps(questions, "asking"):
         answer = rag.ask(question)
         rows.append({"id": qid, "answerable": answerable,
                      "support": None if answer.support is None else round(float(answer.support), 6),
@@ -171,19 +183,20 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
         t = time.perf_counter()
         with scratch_index(settings, "calibrate_seed", tmp) as (where, conf):
             rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
-            rag.index([SEEDS])
+            rag.index([SEEDS], progress=embedding_bar())
             rag.ask("warm-up question")  # loads the model
             seed_rows = collect(rag, [(q.id, q.question, q.answerable) for q in load_questions()])
         timings["seed_seconds (build + ask)"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        docs = write_paragraphs(Path(tmp) / "squad-v2.0-paragraphs")
+        articles = QUICK_ARTICLES if quick else None
+        docs = write_paragraphs(Path(tmp) / "squad-v2.0-paragraphs", articles)
         with scratch_index(settings, "calibrate_squad2", tmp) as (where, conf):
             rag = RAG(open_scratch(where), embedder=embedder or rag.embedder, settings=conf)
-            rag.index([docs])
+            rag.index([docs], progress=embedding_bar())
             timings["squad2_build_seconds"] = time.perf_counter() - t
             t = time.perf_counter()
-            sample = squad_v2_sample(n_per_class)
+            sample = squad_v2_sample(n_per_class, articles)
             squad_rows = collect(rag, [(q.id, q.question, q.answerable) for q in sample])
         timings["squad2_ask_seconds"] = time.perf_counter() - t
 

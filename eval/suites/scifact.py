@@ -22,6 +22,7 @@ from typing import Any
 
 from eval.datasets import load_beir
 from eval.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
+from eval.progress import embedding_bar, steps
 from eval.report import Report
 from eval.scratch import store_kind
 from eval.suites.squad import spread
@@ -97,14 +98,14 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
         folder = Path(tmp) / "scifact"
         write_corpus(corpus, folder)
         rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
-        build = rag.index([folder])
+        build = rag.index([folder], progress=embedding_bar())
         rag.embedder.embed_queries(["warm-up"])  # the model is loaded by now; keep it out of the latencies
         runs: dict[str, dict[str, list[str]]] = {"dense": {}, "bm25": {}, "hybrid": {}}
         rows = []
         retrieve_s: list[float] = []
         ask_s: list[float] = []
         n_ask = ASK_QUERIES["quick" if quick else "default"]
-        for i, q in enumerate(qids):
+        for i, q in enumerate(steps(qids, "queries")):
             text = queries[q]
             t0 = time.perf_counter()
             rag.retrieve(text)  # the product's default k: the latency a user sees

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.metrics import answer_contains, percentile, refusal_accuracy
+from eval.progress import embedding_bar, steps
 from eval.report import Report
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -48,7 +49,7 @@ def citation_correct(answer: Any, q: SeedQuestion, document_text: str) -> bool:
 
 def evaluate(rag: Any, questions: list[SeedQuestion]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     rows = []
-    for q in questions:
+    for q in steps(questions, "asking"):
         answer = rag.ask(q.question)
         doc = rag.document(answer.citations[0].source) if answer.citations else None
         rows.append({
@@ -108,7 +109,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
     with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "seed", tmp) as (where, conf):
         started = time.perf_counter()
         rag = RAG(open_scratch(where), embedder=embedder, settings=conf, generator=from_settings(conf))
-        report = rag.index([SEEDS])
+        report = rag.index([SEEDS], progress=embedding_bar())
         build_s = time.perf_counter() - started
         rag.warm_up()  # load the models now; keep that out of the latency numbers
         summary, rows = evaluate(rag, questions)

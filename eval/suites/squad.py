@@ -3,6 +3,9 @@
 Reports build throughput, retrieval Recall@1/5/10 and MRR@10 against the gold paragraph, answer EM/F1
 (official normalisation) and containment, citation precision (the cited span holds a gold answer),
 sentence-level citation precision on the ExpMRC evidence subset, and ask/retrieve latency.
+
+Questions: the every-5th split (`full`: all 10,570; `limit` N: N spread evenly). `quick` (a smoke test,
+not comparable): the paragraphs of the first QUICK_ARTICLES articles and 40 of their questions.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from typing import Any
 
 from eval.datasets import load_expmrc, load_squad, squad_paragraphs, squad_questions
 from eval.metrics import answer_contains, exact_match, f1, normalize_answer, percentile
+from eval.progress import embedding_bar, steps
 from eval.report import Report
 
 _MARKERS = re.compile(r"\s*\[\d+\]")
+QUICK_ARTICLES = 3
 
 
 def file_name(paragraph_id: str) -> str:
@@ -54,14 +59,18 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
 
     dataset = load_squad("v1.1")
     questions = squad_questions(load_squad("v1.1" if full else "v1.1-every5th"))
-    questions = spread(questions, 40 if quick else limit)
+    if quick:
+        dataset = {**dataset, "data": dataset["data"][:QUICK_ARTICLES]}
+        kept = {p.id for p in squad_paragraphs(dataset)}
+        questions = [q for q in questions if q.paragraph_id in kept]
+    questions = spread(questions, 40 if quick and limit is None else limit)
     evidence = {e.id: e.evidences for e in load_expmrc()}
     with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "squad", tmp) as (where, conf):
         corpus = Path(tmp) / "squad"
         write_corpus(squad_paragraphs(dataset), corpus)
         rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
-        build = rag.index([corpus])
-        rows = [_ask(rag, q, evidence.get(q.id)) for q in questions]
+        build = rag.index([corpus], progress=embedding_bar())
+        rows = [_ask(rag, q, evidence.get(q.id)) for q in steps(questions, "asking")]
     summary = summarise(rows)
     summary = {"paragraphs": build.chunks and len(squad_paragraphs(dataset)), "chunks": build.chunks,
                "build_chunks_per_s (embedding)": build.embedded / build.embed_seconds if build.embedded else None,

@@ -27,6 +27,7 @@ from typing import Any
 
 from eval.datasets import load_squad, squad_paragraphs, squad_questions
 from eval.metrics import answer_contains, percentile, squad_v2_scores
+from eval.progress import embedding_bar, steps
 from eval.report import Report
 from eval.suites.squad import strip_markers, write_corpus
 
@@ -100,12 +101,12 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
         corpus = Path(tmp) / "squad2"
         write_corpus(paragraphs, corpus)
         rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
-        build = rag.index([corpus])
+        build = rag.index([corpus], progress=embedding_bar())
         threshold, threshold_source = product_threshold(rag, settings)
         # refusal off: every question gets its best sentence; the decision is re-applied below
         rag.settings = rag.settings.replace(refusal_threshold=NEVER_REFUSE)
         rag.ask("warm-up question")
-        rows = [_ask(rag, q) for q in questions]
+        rows = [_ask(rag, q) for q in steps(questions, "asking")]
     for r in rows:
         r["refused"] = r["unsupported"] or r["support"] < threshold
     summary = _summarise(rows, threshold)

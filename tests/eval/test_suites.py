@@ -128,10 +128,12 @@ def test_squad2_sample_is_balanced_and_deterministic():
     assert len(sample(items, None)) == 11873
 
 
-def test_eval_seed_quick_through_the_cli(tmp_path):
+def test_eval_seed_quick_through_the_cli(tmp_path, capsys):
     from rag.cli import main
 
     assert main(["eval", "seed", "--quick", "--out", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "asking" in err and "answer_accuracy" in out  # the progress bar on stderr, the summary on stdout
     data = json.loads((tmp_path / "seed" / "report.json").read_text())
     s = data["summary"]
     assert (tmp_path / "seed" / "report.md").exists()
@@ -222,3 +224,33 @@ def test_squad2_test_questions_are_held_out_from_calibration():
     pool = squad2.held_out(squad_questions(load_squad("v2.0")))
     test = {q.id for q in squad2.sample(pool, squad2.SAMPLE["default"])}
     assert len(test) == 1000 and not test & calibration
+
+
+def test_squad_quick_retrieval_answers_and_citations(cached_embedder, settings, tmp_path):
+    from eval.suites import squad
+
+    report = squad.run(settings, quick=True, embedder=cached_embedder)
+    report.write(tmp_path)
+    s = report.summary
+    assert s["questions"] == 40
+    # over the paragraphs of three articles a working retriever nearly always ranks the gold one in the top 5
+    assert s["recall@5"] >= 0.85 and s["mrr@10"] >= 0.6
+    assert s["answer_contains_gold"] > 0.4
+    assert s["citation_precision (answered)"] > 0.5
+    assert 0 < s["f1 (sentence answers)"] <= 100
+    assert json.loads((tmp_path / "report.json").read_text())["summary"]["questions"] == 40
+
+
+def test_calibrate_quick_picks_a_threshold_without_writing(cached_embedder, settings, tmp_path):
+    from eval.suites import calibrate
+
+    before = calibrate.CALIBRATION_FILE.read_bytes()
+    report = calibrate.run(settings, quick=True, embedder=cached_embedder)
+    report.write(tmp_path)
+    s = report.summary
+    assert 0 < s["threshold"] < 1
+    # the chosen threshold separates both sets better than chance
+    assert s["seed.answered_rate_answerable"] + s["seed.refused_rate_unanswerable"] > 1.2
+    assert s["squad2.answered_rate_answerable"] + s["squad2.refused_rate_unanswerable"] > 1.0
+    assert s["written"] == "no" and calibrate.CALIBRATION_FILE.read_bytes() == before
+    assert (tmp_path / calibrate.PLOT).exists()
