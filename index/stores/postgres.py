@@ -5,7 +5,8 @@ Tables (created on first use by numbered migrations, recorded in `seedrag_migrat
     seedrag_documents  source (pk), text, content_hash, title, pages int[]
     seedrag_chunks     id (pk), source (fk, on delete cascade), text, start, "end", page,
                        embedding vector(dim) + HNSW index (vector_ip_ops),
-                       terms tsvector (the chunk's BM25 terms with positions) + GIN index, length (terms)
+                       terms text[] (the chunk's distinct BM25 terms) + GIN index, counts int[] (each
+                       term's count), length (number of terms)
     seedrag_manifest   one row: the manifest (jsonb), a change counter `version`, the chunk and term counts
     seedrag_terms      term -> number of chunks holding it (document frequency, for idf)
 
@@ -21,8 +22,8 @@ Choices, and why:
   (~5x faster than inserting into it); readers wait for that commit rather than see a partial index.
 * Lexical search is the same BM25 as the FAISS store's, computed in SQL: the chunk's terms are
   `index.lexical.terms` (our tokenizer, stop words and Snowball stems, not PostgreSQL's `english`
-  parser), stored as a tsvector whose positions give each term's count; the GIN index finds the chunks
-  holding any query term; the score is Lucene BM25 (k1, b of `index.lexical`) with idf from
+  parser), stored as an array of distinct terms with their counts beside; the GIN index finds the chunks
+  holding any query term (`&&`); the score is Lucene BM25 (k1, b of `index.lexical`) with idf from
   `seedrag_terms` and the mean length from `seedrag_manifest`, both kept exact by `apply`. So both
   stores rank alike (equal scores; only ties may order differently). The commonest terms are left out
   of candidate generation when that provably cannot change the top k (MaxScore).
@@ -77,14 +78,14 @@ MIGRATIONS: tuple[str, ...] = (
     # 3: our own BM25 terms instead of PostgreSQL's english parser (filled by `_backfill_terms`)
     """
     ALTER TABLE seedrag_chunks DROP COLUMN tsv;
-    ALTER TABLE seedrag_chunks ADD COLUMN terms tsvector NOT NULL DEFAULT '';
+    ALTER TABLE seedrag_chunks ADD COLUMN terms text[] NOT NULL DEFAULT '{}';
+    ALTER TABLE seedrag_chunks ADD COLUMN counts integer[] NOT NULL DEFAULT '{}';
     ALTER TABLE seedrag_chunks ADD COLUMN length integer NOT NULL DEFAULT 0;
     CREATE INDEX seedrag_chunks_terms ON seedrag_chunks USING gin (terms);
     ALTER TABLE seedrag_manifest ADD COLUMN terms bigint NOT NULL DEFAULT 0;
     TRUNCATE seedrag_terms;
     """,
 )
-_TERM_MAX_BYTES = 2046  # PostgreSQL's limit for one tsvector lexeme
 
 _QUERY_TERMS = """
 SELECT t.lexeme, t.df, m.chunks, m.terms FROM seedrag_terms t CROSS JOIN seedrag_manifest m
@@ -95,27 +96,25 @@ WHERE t.lexeme = ANY(%s)
 _LEXICAL_SQL = """
 WITH q AS MATERIALIZED (SELECT * FROM unnest(%(terms)s::text[], %(weight)s::float8[]) AS q (lexeme, weight))
 SELECT c.id, c.source, c.text, c.start, c."end", c.page,
-       (SELECT sum(q.weight * cardinality(u.positions)
-                   / (cardinality(u.positions) + %(k1)s * (1 - %(b)s + %(b)s * c.length / %(mean)s)))
-        FROM unnest(c.terms) AS u JOIN q ON q.lexeme = u.lexeme) AS score
-FROM seedrag_chunks c WHERE c.terms @@ %(any)s::tsquery
+       (SELECT sum(q.weight * t.tf / (t.tf + %(k1)s * (1 - %(b)s + %(b)s * c.length / %(mean)s)))
+        FROM q CROSS JOIN LATERAL (SELECT c.counts[array_position(c.terms, q.lexeme)]::float8 AS tf) AS t
+        WHERE t.tf IS NOT NULL) AS score
+FROM seedrag_chunks c WHERE c.terms && %(any)s::text[]
 ORDER BY score DESC, c.id LIMIT %(k)s
 """
 
 _TERMS_OF = """
-SELECT l, count(*) FROM seedrag_chunks c, unnest(tsvector_to_array(c.terms)) AS l
+SELECT l, count(*) FROM seedrag_chunks c, unnest(c.terms) AS l
 WHERE c.source = ANY(%s) GROUP BY l
 """
 
 
-def term_vector(text: str) -> tuple[str, int]:
-    """(tsvector literal of the chunk's BM25 terms at their positions, number of terms)."""
-    positions: dict[str, list[int]] = {}
-    for at, term in enumerate(terms(text), start=1):
-        if len(term.encode("utf-8")) <= _TERM_MAX_BYTES:
-            positions.setdefault(term, []).append(min(at, 16383))
-    literal = " ".join(f"{_operand(t)}:{','.join(map(str, p[:256]))}" for t, p in positions.items())
-    return literal, sum(min(len(p), 256) for p in positions.values())
+def term_counts(text: str) -> tuple[list[str], list[int], int]:
+    """(the chunk's distinct BM25 terms, their counts, number of terms)."""
+    counts: dict[str, int] = {}
+    for term in terms(text):
+        counts[term] = counts.get(term, 0) + 1
+    return list(counts), list(counts.values()), sum(counts.values())
 
 
 class PostgresStore:
@@ -336,7 +335,7 @@ class PostgresStore:
                 weight = [w for _, w in known]
                 params = {"terms": [lex for lex, _ in known], "weight": weight, "k": k, "k1": K1, "b": B,
                           "mean": max(total / max(chunks, 1), 1e-9)}
-                operands = [_operand(lex) for lex, _ in known]
+                names = [lex for lex, _ in known]
                 # MaxScore pruning: a term adds at most its weight (tf -> infinity). The commonest terms, whose
                 # joint maximum is below one occurrence of the rarest term in a chunk of mean length, do not
                 # make candidates by themselves. If the k-th best candidate still beats that maximum, no
@@ -347,10 +346,10 @@ class PostgresStore:
                     bound += weight[common]
                     common += 1
                 if common:
-                    rows = conn.execute(_LEXICAL_SQL, {**params, "any": " | ".join(operands[common:])}).fetchall()
+                    rows = conn.execute(_LEXICAL_SQL, {**params, "any": names[common:]}).fetchall()
                     if len(rows) == k and rows[-1][6] > bound:
                         return rows  # type: ignore[no-any-return]
-                return conn.execute(_LEXICAL_SQL, {**params, "any": " | ".join(operands)}).fetchall()
+                return conn.execute(_LEXICAL_SQL, {**params, "any": names}).fetchall()
 
         rows = self._read(run)
         return [(Chunk(*r[:6]), float(r[6])) for r in rows if r[6] is not None and r[6] > 0]
@@ -371,7 +370,7 @@ class PostgresStore:
                     f"{u.document.source}: vectors have {vectors.shape[-1]} dimensions, the manifest says "
                     f"{manifest.dimension}. Re-index: seedrag index --rebuild"
                 )
-            rows.extend((c.id, c.source, c.text, c.start, c.end, c.page, v, *term_vector(c.text))
+            rows.extend((c.id, c.source, c.text, c.start, c.end, c.page, v, *term_counts(c.text))
                         for c, v in zip(u.chunks, vectors, strict=True))
         docs = [u.document for u in upserts]
         replaced = sorted(set(removals) | {d.source for d in docs})
@@ -391,18 +390,12 @@ class PostgresStore:
                         "INSERT INTO seedrag_documents (source, text, content_hash, title, pages) "
                         "VALUES (%s, %s, %s, %s, %s)",
                         [(d.source, d.text, d.content_hash, d.title, list(d.pages)) for d in docs])
-                # binary COPY has no tsvector format: the terms go through a text column of a staging table
-                cur.execute("CREATE TEMP TABLE seedrag_staging (LIKE seedrag_chunks INCLUDING DEFAULTS) "
-                            "ON COMMIT DROP")
-                cur.execute("ALTER TABLE seedrag_staging ALTER COLUMN terms TYPE text")
-                with cur.copy('COPY seedrag_staging (id, source, text, start, "end", page, embedding, terms, length) '
-                              "FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(["text", "text", "text", "int4", "int4", "int4", "vector", "text", "int4"])
+                with cur.copy('COPY seedrag_chunks (id, source, text, start, "end", page, embedding, terms, counts, '
+                              'length) FROM STDIN (FORMAT BINARY)') as copy:
+                    copy.set_types(["text", "text", "text", "int4", "int4", "int4", "vector", "text[]", "int4[]",
+                                    "int4"])
                     for row in rows:
                         copy.write_row(row)
-                cur.execute('INSERT INTO seedrag_chunks (id, source, text, start, "end", page, embedding, terms, '
-                            'length) SELECT id, source, text, start, "end", page, embedding, terms::tsvector, '
-                            "length FROM seedrag_staging")
             if bulk and manifest.dimension <= HNSW_MAX_DIM:
                 # the graph builds several times faster when it fits in memory
                 conn.execute("SELECT set_config('maintenance_work_mem', '512MB', true) FROM pg_settings "
@@ -450,17 +443,12 @@ def _backfill_terms(conn: Any) -> None:
     if not rows:
         return
     with conn.cursor() as cur:
-        cur.executemany("UPDATE seedrag_chunks SET terms = %s::tsvector, length = %s WHERE id = %s",
-                        [(*term_vector(text), chunk_id) for chunk_id, text in rows])
+        cur.executemany("UPDATE seedrag_chunks SET terms = %s, counts = %s, length = %s WHERE id = %s",
+                        [(*term_counts(text), chunk_id) for chunk_id, text in rows])
     conn.execute("INSERT INTO seedrag_terms (lexeme, df) SELECT l, count(*) FROM seedrag_chunks c, "
-                 "unnest(tsvector_to_array(c.terms)) AS l GROUP BY l")
+                 "unnest(c.terms) AS l GROUP BY l")
     conn.execute("UPDATE seedrag_manifest SET terms = (SELECT coalesce(sum(length), 0) FROM seedrag_chunks), "
                  "version = version + 1")
-
-
-def _operand(lexeme: str) -> str:
-    """A lexeme as a tsquery operand, taken verbatim (quoted, with quotes and backslashes doubled)."""
-    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _stored_dimension(conn: Any) -> int:
