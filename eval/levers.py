@@ -5,7 +5,8 @@ vectors from the evaluation embedding cache, `eval.embcache`), and ranks with ex
 product's BM25, so the baseline row equals what `seedrag eval scifact` / `squad` measure for FAISS. Each
 lever changes one thing from the baseline:
 
-* fusion: RRF (k=60, the product's), RRF with other k, and a convex mix of min-max-normalised scores;
+* fusion: the product's min-max mix (`rag.retrieve.fuse`, fusion="mix") at several dense shares, RRF
+  (k=60 through the product's `fuse`, and other k);
 * BM25: k1/b;
 * chunking: chunk size / overlap;
 * context: the document's title prepended to every chunk's embedding text (and BM25 text);
@@ -39,9 +40,9 @@ from eval.report import Report, fmt, markdown_table
 from index.chunking import chunk_document
 from index.documents import Document
 from index.lexical import BM25, terms
+from rag.retrieve import RRF_K, fuse
 
 DEPTH = 100
-RRF_K = 60
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class Variant:
     title: bool = False
     k1: float = 0.9
     b: float = 0.4
-    fusion: str = "rrf"          # rrf | mix | dense | bm25
+    fusion: str = "mix"          # mix | rrf (both the product's rag.retrieve.fuse) | dense | bm25
     rrf_k: int = RRF_K
     alpha: float = 0.5           # dense share in "mix"
     dense_prf: float = 0.0       # Rocchio weight of the top-3 chunk vectors
@@ -77,7 +78,10 @@ class Built:
     chunks: list[Any]
     vectors: np.ndarray
     bm25: BM25
-    doc_title: dict[str, str] = field(default_factory=dict)
+    position: dict[str, int] = field(default_factory=dict)  # chunk id -> index in `chunks`
+
+    def __post_init__(self) -> None:
+        self.position = {c.id: n for n, c in enumerate(self.chunks)}
 
 
 def _doc(source: str, text: str, title: str) -> Document:
@@ -164,15 +168,16 @@ def rank(built: Built, query: str, qvec: np.ndarray, v: Variant, embedder: Any) 
         fused = dense
     elif v.fusion == "bm25":
         fused = lexical
-    elif v.fusion == "rrf":
+    elif v.fusion == "rrf" and v.rrf_k != RRF_K:
         fused = {}
         for r, i in enumerate(sorted(dense, key=lambda i: -dense[i])):
             fused[i] = fused.get(i, 0) + 1 / (v.rrf_k + r + 1)
         for r, i in enumerate(sorted(lexical, key=lambda i: -lexical[i])):
             fused[i] = fused.get(i, 0) + 1 / (v.rrf_k + r + 1)
-    else:  # mix
-        nd, nl = _minmax(dense), _minmax(lexical)
-        fused = {i: v.alpha * nd.get(i, 0.0) + (1 - v.alpha) * nl.get(i, 0.0) for i in set(nd) | set(nl)}
+    else:  # the product's fusion
+        hits = fuse([(built.chunks[i], s) for i, s in dense.items()],
+                    [(built.chunks[i], s) for i, s in lexical.items()], DEPTH, v.fusion, v.alpha)
+        fused = {built.position[h.chunk_id]: h.score for h in hits}
     order = sorted(fused, key=lambda i: (-fused[i], -dense.get(i, -1.0)))[:DEPTH]
     if v.sentence_rerank:
         order = _sentence_rerank(built, order, fused, qvec, v.sentence_rerank, embedder)
@@ -227,7 +232,7 @@ def evaluate(corpus: Corpus, built: Built, v: Variant, embedder: Any, qvecs: dic
     return corpus.metrics(runs, {q: corpus.qrels[q] for q in runs})
 
 
-BASE = Variant("baseline (product defaults: chunks 200/40, BM25 k1 0.9 b 0.4, RRF k=60)", "-")
+BASE = Variant("baseline (product defaults: chunks 200/40, BM25 k1 0.9 b 0.4, min-max mix, dense share 0.5)", "-")
 
 
 def variants() -> list[Variant]:
@@ -236,10 +241,10 @@ def variants() -> list[Variant]:
         b,
         replace(b, name="dense only", lever="fusion", fusion="dense"),
         replace(b, name="BM25 only", lever="fusion", fusion="bm25"),
-        replace(b, name="RRF k=20", lever="fusion", rrf_k=20),
-        replace(b, name="RRF k=120", lever="fusion", rrf_k=120),
-        *[replace(b, name=f"min-max mix, dense share {a}", lever="fusion", fusion="mix", alpha=a)
-          for a in (0.3, 0.4, 0.5, 0.6, 0.7)],
+        replace(b, name="RRF k=60 (the default until 2026-11-25)", lever="fusion", fusion="rrf"),
+        replace(b, name="RRF k=20", lever="fusion", fusion="rrf", rrf_k=20),
+        replace(b, name="RRF k=120", lever="fusion", fusion="rrf", rrf_k=120),
+        *[replace(b, name=f"min-max mix, dense share {a}", lever="fusion", alpha=a) for a in (0.3, 0.4, 0.6, 0.7)],
         replace(b, name="BM25 k1 1.2 b 0.75", lever="BM25", k1=1.2, b=0.75),
         replace(b, name="BM25 k1 1.5 b 0.75", lever="BM25", k1=1.5, b=0.75),
         replace(b, name="BM25 k1 0.9 b 0.8", lever="BM25", b=0.8),

@@ -16,6 +16,8 @@ PREFIX = "SEEDRAG_"
 # read by other edges, not settings of the engine: the benchmark data folder
 NOT_SETTINGS = frozenset({"SEEDRAG_DATA_DIR"})
 
+FUSIONS = ("mix", "rrf", "weighted")  # see rag.retrieve.fuse
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -36,8 +38,8 @@ class Settings:
     chunk_tokens: int = 200              # cl100k tokens per chunk
     chunk_overlap: int = 40
     k: int = 5                           # passages retrieved per question
-    fusion: str = "rrf"                  # "rrf" (reciprocal rank) or "weighted"
-    dense_weight: float = 0.5            # for fusion="weighted"
+    fusion: str = "mix"                  # "mix" (min-max normalised scores), "rrf" (reciprocal rank), "weighted"
+    dense_weight: float = 0.5            # the dense share for fusion="mix" / "weighted"
     refusal_threshold: float | None = None  # None: the calibrated value (rag/calibration.json)
     llm: str | None = None               # generator name (None = extractive answers): see `seedrag llm list`
     llm_model: str | None = None         # llama-cpp: a .gguf path; openai: the model id (None = the server's first)
@@ -59,8 +61,9 @@ class Settings:
         check_chunk_settings(self.chunk_tokens, self.chunk_overlap)
         if self.k <= 0:
             raise ConfigError(f"k must be greater than 0. Currently, k is {self.k}.")
-        if self.fusion not in ("rrf", "weighted"):
-            raise ConfigError(f"fusion must be 'rrf' or 'weighted'. Currently, fusion is {self.fusion!r}.")
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"fusion must be one of {', '.join(map(repr, FUSIONS))}. "
+                              f"Currently, fusion is {self.fusion!r}.")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ConfigError(f"dense_weight must be between 0 and 1. Currently, it is {self.dense_weight}.")
         if not 0 < self.port < 65536:
