@@ -2,9 +2,10 @@
 
 Embedding SciFact's 5,183 abstracts takes minutes on a CPU; comparing two stores or several retrieval
 settings over the same chunks should not pay that again. Vectors are keyed by the model's name and the
-sha256 of the exact chunk text, kept in one SQLite file per model. Queries are never cached (their
-latency is part of what the suites measure), and a report built from cached vectors says how many
-came from the cache, because its build throughput is then not the model's.
+sha256 of the exact chunk text, kept in one SQLite file per model. Only index builds use it (inside
+`with caching(embedder):`); queries and the answerer's sentence embeddings always go to the model, since
+their latency is part of what the suites measure. A report built from cached vectors says how many came
+from the cache, because its build throughput is then not the model's.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import hashlib
 import re
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,11 +25,13 @@ from index.embedding import Embedder
 
 
 class CachedEmbedder:
-    """Wraps an `Embedder`; `embed_documents` reads and fills the cache, everything else is delegated."""
+    """Wraps an `Embedder`; while `active`, `embed_documents` reads and fills the cache; everything else,
+    and `embed_documents` while inactive, goes straight to the model."""
 
-    def __init__(self, inner: Embedder, folder: str | Path) -> None:
+    def __init__(self, inner: Embedder, folder: str | Path, active: bool = False) -> None:
         self.inner = inner
         self.name = inner.name
+        self.active = active
         self.hits = 0
         self.misses = 0
         folder = Path(folder)
@@ -47,6 +52,8 @@ class CachedEmbedder:
         return self.inner.embed_queries(texts)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not self.active:
+            return self.inner.embed_documents(texts)
         keys = [hashlib.sha256(t.encode("utf-8")).digest() for t in texts]
         found: dict[bytes, np.ndarray] = {}
         with self._lock:
@@ -74,3 +81,16 @@ class CachedEmbedder:
 
     def close(self) -> None:
         self._db.close()
+
+
+@contextmanager
+def caching(embedder: Any) -> Iterator[None]:
+    """Inside: a `CachedEmbedder` serves document vectors from its cache (any other embedder: no effect)."""
+    if not isinstance(embedder, CachedEmbedder):
+        yield
+        return
+    before, embedder.active = embedder.active, True
+    try:
+        yield
+    finally:
+        embedder.active = before

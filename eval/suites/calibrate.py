@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval.embcache import caching
 from eval.metrics import coverage_accuracy_curve, refusal_accuracy
 from eval.progress import embedding_bar, steps
 from eval.report import Report
@@ -183,7 +184,8 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
         t = time.perf_counter()
         with scratch_index(settings, "calibrate_seed", tmp) as (where, conf):
             rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
-            rag.index([SEEDS], progress=embedding_bar())
+            with caching(rag.embedder):
+                rag.index([SEEDS], progress=embedding_bar())
             rag.ask("warm-up question")  # loads the model
             seed_rows = collect(rag, [(q.id, q.question, q.answerable) for q in load_questions()])
         timings["seed_seconds (build + ask)"] = time.perf_counter() - t
@@ -193,7 +195,8 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
         docs = write_paragraphs(Path(tmp) / "squad-v2.0-paragraphs", articles)
         with scratch_index(settings, "calibrate_squad2", tmp) as (where, conf):
             rag = RAG(open_scratch(where), embedder=embedder or rag.embedder, settings=conf)
-            rag.index([docs], progress=embedding_bar())
+            with caching(rag.embedder):
+                rag.index([docs], progress=embedding_bar())
             timings["squad2_build_seconds"] = time.perf_counter() - t
             t = time.perf_counter()
             sample = squad_v2_sample(n_per_class, articles)
@@ -287,7 +290,7 @@ def _embedder(cache: str | None) -> Any:
     from index.embedding import SentenceTransformerEmbedder
     from rag.settings import Settings
 
-    return CachedEmbedder(SentenceTransformerEmbedder(Settings.from_env().embedding_model), cache)
+    return CachedEmbedder(SentenceTransformerEmbedder(Settings.from_env().embedding_model), cache)  # builds only
 
 
 def main(argv: Sequence[str] | None = None) -> int:

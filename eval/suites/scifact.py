@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import load_beir
+from eval.embcache import caching
 from eval.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
 from eval.progress import embedding_bar, steps
 from eval.report import Report
@@ -98,7 +99,8 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
         folder = Path(tmp) / "scifact"
         write_corpus(corpus, folder)
         rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
-        build = rag.index([folder], progress=embedding_bar())
+        with caching(rag.embedder):
+            build = rag.index([folder], progress=embedding_bar())
         rag.embedder.embed_queries(["warm-up"])  # the model is loaded by now; keep it out of the latencies
         runs: dict[str, dict[str, list[str]]] = {"dense": {}, "bm25": {}, "hybrid": {}}
         rows = []

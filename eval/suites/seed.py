@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from eval.embcache import caching
 from eval.metrics import answer_contains, percentile, refusal_accuracy
 from eval.progress import embedding_bar, steps
 from eval.report import Report
@@ -109,7 +110,8 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
     with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "seed", tmp) as (where, conf):
         started = time.perf_counter()
         rag = RAG(open_scratch(where), embedder=embedder, settings=conf, generator=from_settings(conf))
-        report = rag.index([SEEDS], progress=embedding_bar())
+        with caching(rag.embedder):
+            report = rag.index([SEEDS], progress=embedding_bar())
         build_s = time.perf_counter() - started
         rag.warm_up()  # load the models now; keep that out of the latency numbers
         summary, rows = evaluate(rag, questions)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import load_expmrc, load_squad, squad_paragraphs, squad_questions
+from eval.embcache import caching
 from eval.metrics import answer_contains, exact_match, f1, normalize_answer, percentile
 from eval.progress import embedding_bar, steps
 from eval.report import Report
@@ -69,7 +70,8 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
         corpus = Path(tmp) / "squad"
         write_corpus(squad_paragraphs(dataset), corpus)
         rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
-        build = rag.index([corpus], progress=embedding_bar())
+        with caching(rag.embedder):
+            build = rag.index([corpus], progress=embedding_bar())
         rows = [_ask(rag, q, evidence.get(q.id)) for q in steps(questions, "asking")]
     summary = summarise(rows)
     summary = {"paragraphs": build.chunks and len(squad_paragraphs(dataset)), "chunks": build.chunks,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import load_squad, squad_paragraphs, squad_questions
+from eval.embcache import caching
 from eval.metrics import answer_contains, percentile, squad_v2_scores
 from eval.progress import embedding_bar, steps
 from eval.report import Report
@@ -101,7 +102,8 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
         corpus = Path(tmp) / "squad2"
         write_corpus(paragraphs, corpus)
         rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
-        build = rag.index([corpus], progress=embedding_bar())
+        with caching(rag.embedder):
+            build = rag.index([corpus], progress=embedding_bar())
         threshold, threshold_source = product_threshold(rag, settings)
         # refusal off: every question gets its best sentence; the decision is re-applied below
         rag.settings = rag.settings.replace(refusal_threshold=NEVER_REFUSE)

@@ -32,20 +32,35 @@ def test_cache_returns_the_models_vectors_and_skips_known_texts(embedder, tmp_pa
     from eval.embcache import CachedEmbedder
 
     counting = CountingEmbedder(embedder)
-    cache = CachedEmbedder(counting, tmp_path)
+    cache = CachedEmbedder(counting, tmp_path, active=True)
     texts = ["The ATACMS has a range of 190 miles.", "Ukraine received the missiles in 2023."]
     first = cache.embed_documents(texts)
     np.testing.assert_allclose(first, embedder.embed_documents(texts), atol=1e-6)
     assert (cache.hits, cache.misses) == (0, 2)
     cache.close()
 
-    again = CachedEmbedder(counting, tmp_path)  # a later run: reads the file
+    again = CachedEmbedder(counting, tmp_path, active=True)  # a later run: reads the file
     mixed = again.embed_documents([texts[1], "A new sentence.", texts[0]])
     np.testing.assert_allclose(mixed[[0, 2]], first[[1, 0]], atol=1e-6)
     np.testing.assert_allclose(mixed[1], embedder.embed_documents(["A new sentence."])[0], atol=1e-6)
     assert counting.embedded == [*texts, "A new sentence."]
     assert (again.hits, again.misses) == (2, 1)
     assert again.embed_queries(["q"]).shape == (1, embedder.dimension)
+
+
+def test_cache_serves_only_inside_caching(embedder, tmp_path):
+    """Outside `caching()` (an answer's sentence embeddings, timed by the suites) the model always runs."""
+    from eval.embcache import CachedEmbedder, caching
+
+    counting = CountingEmbedder(embedder)
+    cache = CachedEmbedder(counting, tmp_path)
+    with caching(cache):
+        cache.embed_documents(["Chunk text."])
+    cache.embed_documents(["Chunk text."])
+    assert counting.embedded == ["Chunk text.", "Chunk text."] and (cache.hits, cache.misses) == (0, 1)
+    with caching(cache):
+        cache.embed_documents(["Chunk text."])
+    assert len(counting.embedded) == 2 and cache.hits == 1 and not cache.active
 
 
 def test_scratch_url_keeps_other_parameters_and_sets_the_schema():

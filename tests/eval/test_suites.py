@@ -165,8 +165,7 @@ def test_scifact_quick_on_postgresql_scores_as_on_faiss(scifact_report, cached_e
     misses = cached_embedder.misses
     report = scifact.run(settings.replace(store=postgres_db_url), quick=True, embedder=cached_embedder)
     pg, faiss = report.summary, scifact_report[0].summary
-    # the chunks' vectors came from the FAISS run (only a few answer sentences of the timed asks are new)
-    assert cached_embedder.misses - misses < pg["chunks"] / 10
+    assert cached_embedder.misses == misses  # every chunk's vector came from the FAISS run: the same chunks
     assert (pg["store"], faiss["store"]) == ("postgresql", "faiss")
     assert pg["chunks"] == faiss["chunks"]
     for method in ("dense", "bm25", "hybrid"):
@@ -200,19 +199,19 @@ def test_pgvector_benchmark_small(settings, postgres_db_url):
 
 def test_levers_baseline_reproduces_the_scifact_suite(scifact_report, cached_embedder):
     """The lever harness ranks like the product: its dense-only and BM25-only rows equal the suite's store-level
-    numbers on the same quick subset, its RRF baseline the product's hybrid; a lever changes the number."""
+    numbers on the same quick subset, its baseline the product's hybrid; a lever changes the number."""
     from dataclasses import replace
 
     from eval.levers import BASE, run_levers, scifact_corpus
 
     chosen = [BASE, replace(BASE, name="dense", fusion="dense"), replace(BASE, name="bm25", fusion="bm25"),
-              replace(BASE, name="mix", fusion="mix", alpha=0.5)]
+              replace(BASE, name="rrf", fusion="rrf")]
     rows = {r["variant"]: r for r in run_levers(scifact_corpus(quick=True), cached_embedder, chosen, lambda m: None)}
     s = scifact_report[0].summary
     assert rows["dense"]["ndcg@10"] == pytest.approx(s["dense.ndcg@10"], abs=1e-4)
     assert rows["bm25"]["ndcg@10"] == pytest.approx(s["bm25.ndcg@10"], abs=1e-4)
-    assert rows[BASE.name]["ndcg@10"] == pytest.approx(s["hybrid.ndcg@10"], abs=0.01)
-    assert rows["mix"]["ndcg@10"] != rows[BASE.name]["ndcg@10"]
+    assert rows[BASE.name]["ndcg@10"] == pytest.approx(s["hybrid.ndcg@10"], abs=0.005)
+    assert rows["rrf"]["ndcg@10"] != rows[BASE.name]["ndcg@10"]
 
 
 def test_squad2_test_questions_are_held_out_from_calibration():
