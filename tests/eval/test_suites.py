@@ -193,6 +193,7 @@ def test_pgvector_benchmark_small(settings, postgres_db_url):
     assert s["ef_search=100.recall@10"] >= s["ef_search=40.recall@10"] - 0.01
     assert s["ef_search=100.recall@10"] > 0.9
     assert 0 < s["ef_search=40.p50_ms"] <= s["ef_search=40.p95_ms"]
+    assert s["exact.recall@10 (checks the ground truth)"] == 1.0 and not s["exact.plan uses the HNSW index"]
     with psycopg.connect(postgres_db_url) as conn:  # the scratch schema is gone
         assert conn.execute("SELECT to_regclass('seedrag_eval_pgvector.bench')").fetchone()[0] is None
 
