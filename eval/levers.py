@@ -179,8 +179,9 @@ def rank(built: Built, query: str, qvec: np.ndarray, v: Variant, embedder: Any) 
     else:  # the product's fusion
         hits = fuse([(built.chunks[i], s) for i, s in dense.items()],
                     [(built.chunks[i], s) for i, s in lexical.items()], DEPTH, v.fusion, v.alpha)
-        fused = {built.position[h.chunk_id]: h.score for h in hits}
-    order = sorted(fused, key=lambda i: (-fused[i], -dense.get(i, -1.0)))[:DEPTH]
+        fused = {built.position[h.chunk_id]: h.score for h in hits}  # in the product's order, ties included
+    order = list(fused) if v.fusion in ("mix", "rrf") and v.rrf_k == RRF_K else \
+        sorted(fused, key=lambda i: (-fused[i], -dense.get(i, -1.0)))[:DEPTH]
     if v.sentence_rerank:
         order = _sentence_rerank(built, order, fused, qvec, v.sentence_rerank, embedder)
     if v.mmr:
@@ -305,8 +306,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.corpus in ("squad", "both"):
         corpora.append(lambda: squad_corpus(args.squad_questions))
     rows: list[dict[str, Any]] = []
-    for make in corpora:
-        rows += run_levers(make(), embedder, chosen, lambda m: print(m, file=sys.stderr, flush=True))
+    try:
+        for make in corpora:
+            rows += run_levers(make(), embedder, chosen, lambda m: print(m, file=sys.stderr, flush=True))
+    finally:
+        embedder.close()
     out = Path(args.out)
     report = Report("levers", {"variants": len(chosen), "embedding_cache (hits / embedded)":
                                f"{embedder.hits} / {embedder.misses}"}, rows,

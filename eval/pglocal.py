@@ -72,10 +72,11 @@ def local_postgres(settings: Sequence[str] = (), durable: bool = False) -> Itera
     try:
         pg("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync")
         pg("pg_ctl", "-D", str(data), "-w", "-l", str(base / "log"), "-o", " ".join(options), "start")
-    except subprocess.CalledProcessError as exc:
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         log = (base / "log").read_text() if (base / "log").exists() else ""
         shutil.rmtree(base, ignore_errors=True)
-        raise Unavailable(f"Cannot start the local PostgreSQL: {exc.stderr!r}\n{log}") from exc
+        # a server that is there but fails is a failure, not a reason to skip
+        raise RuntimeError(f"Cannot start the local PostgreSQL: {getattr(exc, 'stderr', exc)!r}\n{log}") from exc
     try:
         for db in ("template1", "postgres"):  # every database created later has pgvector too
             with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/{db}", autocommit=True) as conn:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -32,28 +33,52 @@ def with_search_path(url: str, schema: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
+@dataclass
+class Scratch:
+    """A suite's throw-away index: `location` (folder or URL), `settings` for a RAG over it, `open()` a store."""
+
+    location: str
+    settings: Any
+    stores: list[Any] = field(default_factory=list)
+
+    def open(self) -> Any:
+        """A fresh (emptied) store at `location`, closed when the scratch index goes away."""
+        from index.stores import open_store
+
+        store = open_store(self.location, create=True, fresh=True)
+        self.stores.append(store)
+        return store
+
+    def close(self) -> None:
+        for store in self.stores:
+            close = getattr(store, "close", None)
+            if close is not None:
+                close()
+        self.stores.clear()
+
+
 @contextmanager
-def scratch_index(settings: Any, name: str, tmp: str | Path) -> Iterator[tuple[str, Any]]:
-    """(location, settings for a RAG over it): an empty store for suite `name`, removed afterwards."""
+def scratch_index(settings: Any, name: str, tmp: str | Path) -> Iterator[Scratch]:
+    """An empty index for suite `name`, removed afterwards with every store opened on it."""
     if not re.fullmatch(r"[a-z0-9_]+", name):
         raise ValueError(f"suite name {name!r}: use [a-z0-9_]")
     if not is_postgres(settings.store):
         where = str(Path(tmp) / f"{name}-index")
-        yield where, settings.replace(index_dir=where, store=None)
+        scratch = Scratch(where, settings.replace(index_dir=where, store=None))
+        try:
+            yield scratch
+        finally:
+            scratch.close()
         return
     schema = f"seedrag_eval_{name}"
     _execute(settings.store, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE; CREATE SCHEMA "{schema}"')
     where = with_search_path(settings.store, schema)
+    scratch = Scratch(where, settings.replace(store=where))
     try:
-        yield where, settings.replace(store=where)
+        yield scratch
     finally:
+        scratch.close()
         _execute(settings.store, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-def open_scratch(location: str) -> Any:
-    from index.stores import open_store
-
-    return open_store(location, create=True, fresh=True)
 
 
 def _execute(url: str, sql: str) -> None:

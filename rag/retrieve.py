@@ -94,10 +94,14 @@ def fuse(
 
 
 def _minmax(scores: list[float]) -> list[float]:
-    """Scores (best first) scaled so the best is 1 and the one at rank NORM_DEPTH is 0; lower ones clip to 0."""
+    """Scores (best first) scaled so the best is 1 and the one at rank NORM_DEPTH is 0; lower ones clip to 0.
+
+    A list shorter than NORM_DEPTH holds every match (a BM25 list of a rare term): its floor is 0, the score
+    of what did not match, not its own last score."""
     if not scores:
         return []
-    hi, lo = scores[0], scores[min(NORM_DEPTH, len(scores)) - 1]
+    hi = scores[0]
+    lo = scores[NORM_DEPTH - 1] if len(scores) >= NORM_DEPTH else min(0.0, scores[-1])
     if hi <= lo:
-        return [1.0] * len(scores)
+        return [1.0 if s >= hi else 0.0 for s in scores]
     return [max(0.0, (s - lo) / (hi - lo)) for s in scores]

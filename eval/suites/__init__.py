@@ -38,7 +38,11 @@ def run_suite(name: str, settings: Any, quick: bool = False, full: bool = False,
         from index.embedding import SentenceTransformerEmbedder
 
         embedder = CachedEmbedder(SentenceTransformerEmbedder(settings.embedding_model), embedding_cache)
-    report = module.run(settings, quick=quick, full=full, limit=limit, embedder=embedder)
+    try:
+        report = module.run(settings, quick=quick, full=full, limit=limit, embedder=embedder)
+    finally:
+        if embedder is not None:
+            embedder.close()
     if embedder is not None:
         report.summary["embedding_cache (documents from cache / embedded; build speed is not the model's)"] = (
             f"{embedder.hits} / {embedder.misses}")

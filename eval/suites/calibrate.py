@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds"
 CALIBRATION_FILE = ROOT / "rag" / "calibration.json"
 DEFAULT_OUT = Path("eval/out/calibrate")  # run_suite's folder for this suite
-SAMPLE = {"default": 300, "quick": 40}  # squad2.CALIBRATION_PER_CLASS holds these out of its test sample
+SAMPLE = {"default": 300, "quick": 40}  # squad2.held_out keeps the default sample out of its test sample
 SAMPLE_SEED = 2024
 PLOT = "coverage.png"
 
@@ -172,7 +172,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
     `embedder`: reuse a loaded embedder (e.g. `eval.embcache.CachedEmbedder` to skip re-embedding the
     SQuAD 2.0 paragraphs on the next run). Both indexes are scratch stores (`eval.scratch`).
     """
-    from eval.scratch import open_scratch, scratch_index
+    from eval.scratch import scratch_index
     from eval.suites.seed import load_questions
     from rag import extract
     from rag.engine import RAG
@@ -182,8 +182,8 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        with scratch_index(settings, "calibrate_seed", tmp) as (where, conf):
-            rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
+        with scratch_index(settings, "calibrate_seed", tmp) as scratch:
+            rag = RAG(scratch.open(), embedder=embedder, settings=scratch.settings)
             with caching(rag.embedder):
                 rag.index([SEEDS], progress=embedding_bar())
             rag.ask("warm-up question")  # loads the model
@@ -193,8 +193,8 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
         t = time.perf_counter()
         articles = QUICK_ARTICLES if quick else None
         docs = write_paragraphs(Path(tmp) / "squad-v2.0-paragraphs", articles)
-        with scratch_index(settings, "calibrate_squad2", tmp) as (where, conf):
-            rag = RAG(open_scratch(where), embedder=embedder or rag.embedder, settings=conf)
+        with scratch_index(settings, "calibrate_squad2", tmp) as scratch:
+            rag = RAG(scratch.open(), embedder=embedder or rag.embedder, settings=scratch.settings)
             with caching(rag.embedder):
                 rag.index([docs], progress=embedding_bar())
             timings["squad2_build_seconds"] = time.perf_counter() - t
@@ -305,8 +305,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="report folder (default %(default)s)")
     parser.add_argument("--embedding-cache", default=None, help="reuse document embeddings kept in this folder")
     args = parser.parse_args(argv)
-    report = run(Settings.from_env(), quick=args.quick, full=args.full, write=args.write, limit=args.limit,
-                 embedder=_embedder(args.embedding_cache))
+    embedder = _embedder(args.embedding_cache)
+    try:
+        report = run(Settings.from_env(), quick=args.quick, full=args.full, write=args.write, limit=args.limit,
+                     embedder=embedder)
+    finally:
+        if embedder is not None:
+            embedder.close()
     path = report.write(Path(args.out))
     width = max(len(k) for k in report.summary)
     for key, value in report.summary.items():

@@ -65,8 +65,8 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
             url = stack.enter_context(local_postgres(["maintenance_work_mem=6GB", "shared_buffers=2GB",
                                                       "max_parallel_maintenance_workers=1"]))
             settings = settings.replace(store=url)
-        where, _ = stack.enter_context(scratch_index(settings, "pgvector", "/nonexistent"))
-        conn = stack.enter_context(psycopg.connect(where, autocommit=True))
+        scratch = stack.enter_context(scratch_index(settings, "pgvector", "/nonexistent"))
+        conn = stack.enter_context(psycopg.connect(scratch.location, autocommit=True))
         register_vector(conn)
         server: Any = conn.execute("SELECT version(), (SELECT extversion FROM pg_extension WHERE extname = 'vector'), "
                               "current_setting('maintenance_work_mem'), "

@@ -88,17 +88,17 @@ def score(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[
 def run(settings: Any, quick: bool = False, full: bool = False, limit: int | None = None,
         embedder: Any = None) -> Report:
     """`embedder`: reuse a loaded embedder (tests); default: the one `settings` names."""
-    from eval.scratch import open_scratch, scratch_index
+    from eval.scratch import scratch_index
     from rag.engine import RAG
 
     corpus, queries, qrels = select(quick)
     qids = spread(sorted(queries, key=_id_key), limit)
     qrels = {q: qrels[q] for q in qids}
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "scifact", tmp) as (where, conf):
+    with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "scifact", tmp) as scratch:
         folder = Path(tmp) / "scifact"
         write_corpus(corpus, folder)
-        rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
+        rag = RAG(scratch.open(), embedder=embedder, settings=scratch.settings)
         with caching(rag.embedder):
             build = rag.index([folder], progress=embedding_bar())
         rag.embedder.embed_queries(["warm-up"])  # the model is loaded by now; keep it out of the latencies

@@ -70,7 +70,8 @@ def evaluate(rag: Any, questions: list[SeedQuestion]) -> tuple[dict[str, Any], l
     latencies = [r["seconds"] for r in rows]
     summary = {
         "questions": len(rows),
-        "answer_accuracy (answerable, gold answer in answer)": sum(r["correct"] for r in answerable) / len(answerable),
+        "answer_accuracy (answerable, gold answer in answer)": sum(r["correct"] for r in answerable)
+        / max(1, len(answerable)),
         "citation_precision (answered)": sum(bool(r["cited_ok"]) for r in answered) / max(1, len(answered)),
         "answered_rate_answerable": refusal["answered_rate_answerable"],
         "refused_rate_unanswerable": refusal["refused_rate_unanswerable"],
@@ -83,7 +84,7 @@ def evaluate(rag: Any, questions: list[SeedQuestion]) -> tuple[dict[str, Any], l
         kept = [r for r in answerable if r["ttft_s"] is not None and r["fallback"] is None and not r["refused"]]
         summary.update({
             "llm_calls": len(generated),
-            "llm_answers_kept (answerable)": len(kept) / len(answerable),
+            "llm_answers_kept (answerable)": len(kept) / max(1, len(answerable)),
             "llm_kept_answer_accuracy (gold answer in answer)": sum(r["correct"] for r in kept) / max(1, len(kept)),
             "fallbacks": dict(Counter(r["fallback"] for r in generated if r["fallback"])),
             "unsupported_sentences_removed": sum(r["unsupported_sentences"] for r in rows),
@@ -92,7 +93,8 @@ def evaluate(rag: Any, questions: list[SeedQuestion]) -> tuple[dict[str, Any], l
                                                   and r["ttft_s"] is not None and r["fallback"] is None),
             "ttft_p50_ms": 1000 * percentile([r["ttft_s"] for r in generated], 50),
             "ttft_p95_ms": 1000 * percentile([r["ttft_s"] for r in generated], 95),
-            "tokens_per_s (median)": percentile([r["tokens_per_s"] for r in generated if r["tokens_per_s"]], 50),
+            "tokens_per_s (median)": percentile(speeds, 50) if (speeds := [r["tokens_per_s"] for r in generated
+                                                                             if r["tokens_per_s"]]) else None,
         })
     return {"mode": rag.mode, **summary}, rows
 
@@ -100,16 +102,17 @@ def evaluate(rag: Any, questions: list[SeedQuestion]) -> tuple[dict[str, Any], l
 def run(settings: Any, quick: bool = False, full: bool = False, limit: int | None = None,
         embedder: Any = None) -> Report:
     """`embedder`: reuse a loaded embedder; the answer mode (extractive or an LLM) comes from `settings`."""
-    from eval.scratch import open_scratch, scratch_index
+    from eval.scratch import scratch_index
     from eval.suites.squad import spread
     from rag.engine import RAG
     from rag.generate.registry import from_settings
 
     questions = load_questions()
     questions = spread(questions[::3] if quick else questions, limit)
-    with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "seed", tmp) as (where, conf):
+    with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "seed", tmp) as scratch:
         started = time.perf_counter()
-        rag = RAG(open_scratch(where), embedder=embedder, settings=conf, generator=from_settings(conf))
+        conf = scratch.settings
+        rag = RAG(scratch.open(), embedder=embedder, settings=conf, generator=from_settings(conf))
         with caching(rag.embedder):
             report = rag.index([SEEDS], progress=embedding_bar())
         build_s = time.perf_counter() - started

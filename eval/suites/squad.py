@@ -55,7 +55,7 @@ def spread(items: list[Any], limit: int | None) -> list[Any]:
 def run(settings: Any, quick: bool = False, full: bool = False, limit: int | None = None,
         embedder: Any = None) -> Report:
     """`embedder`: reuse a loaded embedder (tests, the embedding cache); default: the one `settings` names."""
-    from eval.scratch import open_scratch, scratch_index
+    from eval.scratch import scratch_index
     from rag.engine import RAG
 
     dataset = load_squad("v1.1")
@@ -66,10 +66,10 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
         questions = [q for q in questions if q.paragraph_id in kept]
     questions = spread(questions, 40 if quick and limit is None else limit)
     evidence = {e.id: e.evidences for e in load_expmrc()}
-    with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "squad", tmp) as (where, conf):
+    with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "squad", tmp) as scratch:
         corpus = Path(tmp) / "squad"
         write_corpus(squad_paragraphs(dataset), corpus)
-        rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
+        rag = RAG(scratch.open(), embedder=embedder, settings=scratch.settings)
         with caching(rag.embedder):
             build = rag.index([corpus], progress=embedding_bar())
         rows = [_ask(rag, q, evidence.get(q.id)) for q in steps(questions, "asking")]

@@ -4,7 +4,7 @@ Every dev paragraph is indexed (1,204; `quick` indexes only the articles of its 
 deterministic sample of 500 answerable + 500 unanswerable held out from calibration: none of the
 questions `eval/suites/calibrate.py` chose the product's threshold on (`full`: all 11,873, calibration
 questions included; `quick`: 30 + 30 from the first QUICK_ARTICLES articles; `limit` N: N // 2 of each
-class, held out too). Each question is asked once with refusal
+class, held out too unless `full`). Each question is asked once with refusal
 switched off, so every question has its best sentence and support; the product's decision is then
 `support < threshold` (the threshold the product uses by default: the setting, else the index manifest's,
 else rag/calibration.json), and the coverage/accuracy curve sweeps that threshold. An answer that failed
@@ -51,12 +51,13 @@ def sample(items: list[Any], n_per_class: int | None) -> list[Any]:
     return sorted(chosen, key=lambda q: order[q.id])
 
 
-CALIBRATION_PER_CLASS = 300  # eval/suites/calibrate.py's default sample, the one rag/calibration.json came from
-
-
 def held_out(items: list[Any]) -> list[Any]:
-    """`items` without the SQuAD 2.0 questions the product's refusal threshold was calibrated on."""
-    calibration = {q.id for q in sample(squad_questions(load_squad("v2.0")), CALIBRATION_PER_CLASS)}
+    """`items` without the SQuAD 2.0 questions the product's refusal threshold was calibrated on (the
+    calibrate suite's default sample, the one rag/calibration.json came from)."""
+    from eval.suites.calibrate import SAMPLE as CALIBRATION
+    from eval.suites.calibrate import squad_v2_sample
+
+    calibration = {q.id for q in squad_v2_sample(CALIBRATION["default"])}
     return [q for q in items if q.id not in calibration]
 
 
@@ -85,7 +86,7 @@ def product_threshold(rag: Any, settings: Any) -> tuple[float, str]:
 def run(settings: Any, quick: bool = False, full: bool = False, limit: int | None = None,
         embedder: Any = None) -> Report:
     """`embedder`: reuse a loaded embedder (tests); default: the one `settings` names."""
-    from eval.scratch import open_scratch, scratch_index
+    from eval.scratch import scratch_index
     from rag.engine import RAG
 
     dataset = load_squad("v2.0")
@@ -98,10 +99,10 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
     questions = sample(pool, per_class)
     paragraphs = squad_paragraphs(dataset)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "squad2", tmp) as (where, conf):
+    with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "squad2", tmp) as scratch:
         corpus = Path(tmp) / "squad2"
         write_corpus(paragraphs, corpus)
-        rag = RAG(open_scratch(where), embedder=embedder, settings=conf)
+        rag = RAG(scratch.open(), embedder=embedder, settings=scratch.settings)
         with caching(rag.embedder):
             build = rag.index([corpus], progress=embedding_bar())
         threshold, threshold_source = product_threshold(rag, settings)

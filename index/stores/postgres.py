@@ -16,7 +16,7 @@ Choices, and why:
   builds the HNSW index. A typed column makes pgvector reject a vector of another size, and lets a plain
   `ORDER BY embedding <#> q` use the index (an untyped one needs an expression index and a cast in
   every query). Another dimension is refused while old vectors remain; a rebuild retypes the column.
-* Chunk text is stored, not sliced from the document: the full-text column is generated from it.
+* Chunk text is stored, not sliced from the document, with its BM25 terms computed at write time.
 * `apply` is one transaction: a failed or killed write leaves the previous index, and readers see the
   old state until the commit. A load that at least doubles the table rebuilds the HNSW index once
   (~5x faster than inserting into it); readers wait for that commit rather than see a partial index.
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -110,11 +111,10 @@ WHERE c.source = ANY(%s) GROUP BY l
 
 
 def term_counts(text: str) -> tuple[list[str], list[int], int]:
-    """(the chunk's distinct BM25 terms, their counts, number of terms)."""
-    counts: dict[str, int] = {}
-    for term in terms(text):
-        counts[term] = counts.get(term, 0) + 1
-    return list(counts), list(counts.values()), sum(counts.values())
+    """(the chunk's distinct BM25 terms, their counts, its length: the number of terms, at least 1 as bm25s
+    counts a chunk without terms)."""
+    counts = Counter(terms(text))
+    return list(counts), list(counts.values()), max(1, sum(counts.values()))
 
 
 class PostgresStore:
@@ -316,9 +316,7 @@ class PostgresStore:
         if self._fresh or k <= 0 or not query.strip():
             return []
 
-        counts: dict[str, int] = {}
-        for term in terms(query):
-            counts[term] = counts.get(term, 0) + 1
+        counts = Counter(terms(query))
         if not counts:
             return []
 
@@ -333,9 +331,9 @@ class PostgresStore:
                 known = sorted(((lex, idf(chunks, df) * counts[lex]) for lex, df, _, _ in stats),
                                key=lambda t: (t[1], t[0]))
                 weight = [w for _, w in known]
-                params = {"terms": [lex for lex, _ in known], "weight": weight, "k": k, "k1": K1, "b": B,
-                          "mean": max(total / max(chunks, 1), 1e-9)}
                 names = [lex for lex, _ in known]
+                params = {"terms": names, "weight": weight, "k": k, "k1": K1, "b": B,
+                          "mean": max(total / max(chunks, 1), 1e-9)}
                 # MaxScore pruning: a term adds at most its weight (tf -> infinity). The commonest terms, whose
                 # joint maximum is below one occurrence of the rarest term in a chunk of mean length, do not
                 # make candidates by themselves. If the k-th best candidate still beats that maximum, no

@@ -37,7 +37,8 @@ def test_mix_fusion_min_max_scales_each_list_to_its_rank_50_score():
     lo = 0.9 - 0.01 * (NORM_DEPTH - 1)
     assert abs(scores["d0"] - 0.6) < 1e-9  # best dense, not in the lexical list
     assert abs(scores["d3"] - (0.6 * (0.87 - lo) / (0.9 - lo) + 0.4)) < 1e-9  # in both lists, best lexical
-    assert abs(scores["x"] - 0.4 * (8 - 4) / (12 - 4)) < 1e-9 and scores["y"] == 0.0
+    # a list shorter than NORM_DEPTH holds every match: scaled down to 0 (no match), not to its own last score
+    assert abs(scores["x"] - 0.4 * 8 / 12) < 1e-9 and abs(scores["y"] - 0.4 * 4 / 12) < 1e-9
     assert scores[f"d{NORM_DEPTH + 5}"] == 0.0  # below the rank-50 score: clipped, not negative
     assert hits[0].chunk_id == "d3"
     # a passage's score does not depend on how many passages are asked for
@@ -46,8 +47,13 @@ def test_mix_fusion_min_max_scales_each_list_to_its_rank_50_score():
 
 
 def test_mix_fusion_of_a_single_result_list():
+    from rag.retrieve import NORM_DEPTH
+
     hits = fuse([(chunk("a"), 0.3)], [], k=3, fusion="mix", dense_weight=0.5)
     assert [(h.chunk_id, h.score) for h in hits] == [("a", 0.5)]
+    tied = [(chunk(f"t{i}"), 2.0) for i in range(NORM_DEPTH)] + [(chunk("low"), 1.0)]
+    scores = {h.chunk_id: h.score for h in fuse([], tied, k=NORM_DEPTH + 1, fusion="mix", dense_weight=0.5)}
+    assert scores["t0"] == 0.5 and scores["low"] == 0.0  # a tied top 50 does not lift what ranks below it
 
 
 def test_the_default_fusion_is_the_measured_mix():
