@@ -17,12 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from index.errors import ConfigError
-
-PG_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_postgres(location: str | None) -> bool:
-    return bool(location) and str(location).startswith(PG_SCHEMES)
+from index.stores import is_postgres
 
 
 def with_search_path(url: str, schema: str) -> str:

@@ -50,7 +50,8 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
     import psycopg
     from pgvector.psycopg import register_vector
 
-    from eval.scratch import is_postgres, scratch_index
+    from eval.scratch import scratch_index
+    from index.stores import is_postgres
 
     n = limit or SIZES["quick" if quick else "default"]
     rng = np.random.default_rng(SEED)

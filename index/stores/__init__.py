@@ -2,7 +2,12 @@
 
 from index.stores.base import Store, StoredDocument
 
-__all__ = ["Store", "StoredDocument", "open_store"]
+__all__ = ["Store", "StoredDocument", "is_postgres", "open_store"]
+
+
+def is_postgres(location: str | None) -> bool:
+    """Whether `location` is a PostgreSQL URL (else a FAISS folder)."""
+    return bool(location) and str(location).startswith(("postgresql://", "postgres://"))
 
 
 def open_store(location: str, create: bool = True, fresh: bool = False) -> Store:
@@ -10,7 +15,7 @@ def open_store(location: str, create: bool = True, fresh: bool = False) -> Store
 
     `fresh=True` starts from an empty store (a rebuild); the old contents stay until the first write.
     """
-    if location.startswith(("postgresql://", "postgres://")):
+    if is_postgres(location):
         from index.stores.postgres import PostgresStore
 
         return PostgresStore(location, create=create, fresh=fresh)
