@@ -44,6 +44,18 @@ class Scratch:
         self.stores.append(store)
         return store
 
+    def build(self, paths: list[Any], embedder: Any = None, generator: Any = None) -> tuple[Any, Any]:
+        """(a RAG over a fresh store here, the report of indexing `paths` into it): document vectors from the
+        embedding cache when `embedder` is one (`eval.embcache`), a progress bar on stderr."""
+        from eval.embcache import caching
+        from eval.progress import embedding_bar
+        from rag.engine import RAG
+
+        rag = RAG(self.open(), embedder=embedder, settings=self.settings, generator=generator)
+        with caching(rag.embedder):
+            report = rag.index(paths, progress=embedding_bar())
+        return rag, report
+
     def close(self) -> None:
         for store in self.stores:
             close = getattr(store, "close", None)

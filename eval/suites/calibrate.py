@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.embcache import caching
 from eval.metrics import coverage_accuracy_curve, refusal_accuracy
-from eval.progress import embedding_bar, steps
+from eval.progress import steps
 from eval.report import Report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,7 +174,6 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
     from eval.scratch import scratch_index
     from eval.suites.seed import load_questions
     from rag import extract
-    from rag.engine import RAG
 
     started = time.perf_counter()
     n_per_class = limit if limit is not None else None if full else SAMPLE["quick" if quick else "default"]
@@ -183,9 +181,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         with scratch_index(settings, "calibrate_seed", tmp) as scratch:
-            rag = RAG(scratch.open(), embedder=embedder, settings=scratch.settings)
-            with caching(rag.embedder):
-                rag.index([SEEDS], progress=embedding_bar())
+            rag, _ = scratch.build([SEEDS], embedder)
             rag.ask("warm-up question")  # loads the model
             seed_rows = collect(rag, [(q.id, q.question, q.answerable) for q in load_questions()])
         timings["seed_seconds (build + ask)"] = time.perf_counter() - t
@@ -194,9 +190,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
         articles = QUICK_ARTICLES if quick else None
         docs = write_paragraphs(Path(tmp) / "squad-v2.0-paragraphs", articles)
         with scratch_index(settings, "calibrate_squad2", tmp) as scratch:
-            rag = RAG(scratch.open(), embedder=embedder or rag.embedder, settings=scratch.settings)
-            with caching(rag.embedder):
-                rag.index([docs], progress=embedding_bar())
+            rag, _ = scratch.build([docs], embedder or rag.embedder)
             timings["squad2_build_seconds"] = time.perf_counter() - t
             t = time.perf_counter()
             sample = squad_v2_sample(n_per_class, articles)

@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import load_beir
-from eval.embcache import caching
 from eval.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
-from eval.progress import embedding_bar, steps
+from eval.progress import steps
 from eval.report import Report
 from eval.scratch import store_kind
 from eval.suites.squad import spread
@@ -89,7 +88,6 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
         embedder: Any = None) -> Report:
     """`embedder`: reuse a loaded embedder (tests); default: the one `settings` names."""
     from eval.scratch import scratch_index
-    from rag.engine import RAG
 
     corpus, queries, qrels = select(quick)
     qids = spread(sorted(queries, key=_id_key), limit)
@@ -98,9 +96,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
     with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "scifact", tmp) as scratch:
         folder = Path(tmp) / "scifact"
         write_corpus(corpus, folder)
-        rag = RAG(scratch.open(), embedder=embedder, settings=scratch.settings)
-        with caching(rag.embedder):
-            build = rag.index([folder], progress=embedding_bar())
+        rag, build = scratch.build([folder], embedder)
         rag.embedder.embed_queries(["warm-up"])  # the model is loaded by now; keep it out of the latencies
         runs: dict[str, dict[str, list[str]]] = {"dense": {}, "bm25": {}, "hybrid": {}}
         rows = []

@@ -11,9 +11,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from eval.embcache import caching
 from eval.metrics import answer_contains, percentile, refusal_accuracy
-from eval.progress import embedding_bar, steps
+from eval.progress import steps
 from eval.report import Report
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -104,17 +103,13 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
     """`embedder`: reuse a loaded embedder; the answer mode (extractive or an LLM) comes from `settings`."""
     from eval.scratch import scratch_index
     from eval.suites.squad import spread
-    from rag.engine import RAG
     from rag.generate.registry import from_settings
 
     questions = load_questions()
     questions = spread(questions[::3] if quick else questions, limit)
     with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "seed", tmp) as scratch:
         started = time.perf_counter()
-        conf = scratch.settings
-        rag = RAG(scratch.open(), embedder=embedder, settings=conf, generator=from_settings(conf))
-        with caching(rag.embedder):
-            report = rag.index([SEEDS], progress=embedding_bar())
+        rag, report = scratch.build([SEEDS], embedder, generator=from_settings(scratch.settings))
         build_s = time.perf_counter() - started
         rag.warm_up()  # load the models now; keep that out of the latency numbers
         summary, rows = evaluate(rag, questions)

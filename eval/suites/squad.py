@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import load_expmrc, load_squad, squad_paragraphs, squad_questions
-from eval.embcache import caching
 from eval.metrics import answer_contains, exact_match, f1, normalize_answer, percentile
-from eval.progress import embedding_bar, steps
+from eval.progress import steps
 from eval.report import Report
 
 _MARKERS = re.compile(r"\s*\[\d+\]")
@@ -56,7 +55,6 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
         embedder: Any = None) -> Report:
     """`embedder`: reuse a loaded embedder (tests, the embedding cache); default: the one `settings` names."""
     from eval.scratch import scratch_index
-    from rag.engine import RAG
 
     dataset = load_squad("v1.1")
     questions = squad_questions(load_squad("v1.1" if full else "v1.1-every5th"))
@@ -69,9 +67,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
     with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "squad", tmp) as scratch:
         corpus = Path(tmp) / "squad"
         write_corpus(squad_paragraphs(dataset), corpus)
-        rag = RAG(scratch.open(), embedder=embedder, settings=scratch.settings)
-        with caching(rag.embedder):
-            build = rag.index([corpus], progress=embedding_bar())
+        rag, build = scratch.build([corpus], embedder)
         rows = [_ask(rag, q, evidence.get(q.id)) for q in steps(questions, "asking")]
     summary = summarise(rows)
     summary = {"paragraphs": build.chunks and len(squad_paragraphs(dataset)), "chunks": build.chunks,

@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import load_squad, squad_paragraphs, squad_questions
-from eval.embcache import caching
 from eval.metrics import answer_contains, percentile, squad_v2_scores
-from eval.progress import embedding_bar, steps
+from eval.progress import steps
 from eval.report import Report
 from eval.suites.squad import strip_markers, write_corpus
 
@@ -87,7 +86,6 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
         embedder: Any = None) -> Report:
     """`embedder`: reuse a loaded embedder (tests); default: the one `settings` names."""
     from eval.scratch import scratch_index
-    from rag.engine import RAG
 
     dataset = load_squad("v2.0")
     if quick:
@@ -102,9 +100,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
     with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "squad2", tmp) as scratch:
         corpus = Path(tmp) / "squad2"
         write_corpus(paragraphs, corpus)
-        rag = RAG(scratch.open(), embedder=embedder, settings=scratch.settings)
-        with caching(rag.embedder):
-            build = rag.index([corpus], progress=embedding_bar())
+        rag, build = scratch.build([corpus], embedder)
         threshold, threshold_source = product_threshold(rag, settings)
         # refusal off: every question gets its best sentence; the decision is re-applied below
         rag.settings = rag.settings.replace(refusal_threshold=NEVER_REFUSE)
