@@ -121,7 +121,7 @@ def test_ask_cite_click_follow_up(server, browser, tmp_path):
     chat.get_by_text("searched for", exact=False).first.wait_for(timeout=60_000)
     searched = chat.get_by_text("searched for", exact=False).first.inner_text()
     assert "ATACMS" in searched and "how far can it fly" in searched
-    page.wait_for_function("document.querySelector('#seedrag-chat').innerText.split('190 miles').length > 2",
+    page.wait_for_function("document.querySelector('#seedrag-chat')?.innerText.split('190 miles').length > 2",
                            timeout=60_000)
 
 
@@ -130,10 +130,10 @@ def test_document_markup_is_shown_as_text_and_never_runs(server, browser):
     page.goto(server, wait_until="domcontentloaded")
     page.locator("#seedrag-question textarea").wait_for(timeout=60_000)
     ask(page, "When is the zorblax festival held?")
-    page.wait_for_function("document.querySelector('#seedrag-chat').innerText.includes('zorblax')", timeout=60_000)
+    page.wait_for_function("document.querySelector('#seedrag-chat')?.innerText.includes('zorblax')", timeout=60_000)
     page.get_by_text("Retrieved passages").click()
     page.wait_for_function(
-        "document.querySelector('#seedrag-sources').innerText.includes('<script>window.__pwned = 1</script>')",
+        "document.querySelector('#seedrag-sources')?.innerText.includes('<script>window.__pwned = 1</script>')",
         timeout=30_000)
     page.locator("#seedrag-citations label").first.click()
     page.locator("#seedrag-cited").wait_for(timeout=20_000)
@@ -151,11 +151,11 @@ def test_upload_in_the_chat_then_ask_then_remove(server, browser, tmp_path):
     page.get_by_role("tab", name="Documents").click()
     page.locator("#seedrag-upload input[type=file]").set_input_files(str(note))
     page.wait_for_function(
-        "document.querySelector('#seedrag-upload-status').innerText.includes('glorp.md')", timeout=90_000)
+        "document.querySelector('#seedrag-upload-status')?.innerText.includes('glorp.md')", timeout=90_000)
     assert "glorp.md" in page.locator("#seedrag-documents").inner_text()
     page.get_by_role("tab", name="Chat").click()
     ask(page, "Where was the glorpian telescope built?")
-    page.wait_for_function("document.querySelector('#seedrag-chat').innerText.includes('Mount Vexley')",
+    page.wait_for_function("document.querySelector('#seedrag-chat')?.innerText.includes('Mount Vexley')",
                            timeout=60_000)
     # a bad upload is refused with a message and loses nothing
     bad = tmp_path / "bad.txt"
@@ -163,12 +163,12 @@ def test_upload_in_the_chat_then_ask_then_remove(server, browser, tmp_path):
     page.get_by_role("tab", name="Documents").click()
     page.locator("#seedrag-upload input[type=file]").set_input_files(str(bad))
     page.wait_for_function(
-        "document.querySelector('#seedrag-upload-status').innerText.includes('Not added')", timeout=60_000)
+        "document.querySelector('#seedrag-upload-status')?.innerText.includes('Not added')", timeout=60_000)
     assert "binary" in page.locator("#seedrag-upload-status").inner_text()
     assert "glorp.md" in page.locator("#seedrag-documents").inner_text()
     # remove it again
     page.locator("#seedrag-pick input").click()
     page.get_by_role("option", name="glorp.md").first.click()
     page.locator("#seedrag-remove").click()
-    page.wait_for_function("!document.querySelector('#seedrag-documents').innerText.includes('glorp.md')",
+    page.wait_for_function("!document.querySelector('#seedrag-documents')?.innerText.includes('glorp.md')",
                            timeout=60_000)
