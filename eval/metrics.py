@@ -288,6 +288,38 @@ def coverage_accuracy_curve(
     return out
 
 
+def roc_auc(scores: Sequence[float], answerable: Sequence[bool]) -> float:
+    """The probability that a random answerable question scores above a random unanswerable one (ties count
+    half): the ROC AUC of `scores` as an answer/refuse signal. ``nan`` when a class is empty."""
+    if len(scores) != len(answerable):
+        raise ValueError(f"length mismatch: {len(scores)} scores vs {len(answerable)} answerable")
+    pos = np.asarray([s for s, a in zip(scores, answerable, strict=True) if a], dtype=float)
+    neg = np.asarray([s for s, a in zip(scores, answerable, strict=True) if not a], dtype=float)
+    if not len(pos) or not len(neg):
+        return float("nan")
+    both = np.concatenate([pos, neg])
+    order = np.argsort(both, kind="mergesort")
+    ranks = np.empty(len(both))
+    ranks[order] = np.arange(1, len(both) + 1)
+    for value in np.unique(both):  # ties share their mean rank
+        same = both == value
+        ranks[same] = ranks[same].mean()
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def refused_at_answered(scores: Sequence[float], answerable: Sequence[bool], answered: float) -> float:
+    """The share of unanswerable questions refused by the highest threshold that still answers at least
+    `answered` (0..1) of the answerable ones (answer when score >= threshold). ``nan`` when a class is empty."""
+    if not 0 < answered <= 1:
+        raise ValueError(f"answered must be within (0, 1], got {answered}")
+    pos = sorted((s for s, a in zip(scores, answerable, strict=True) if a), reverse=True)
+    neg = [s for s, a in zip(scores, answerable, strict=True) if not a]
+    if not pos or not neg:
+        return float("nan")
+    threshold = pos[math.ceil(answered * len(pos) - 1e-9) - 1]  # the score of the last answerable kept
+    return sum(1 for s in neg if s < threshold) / len(neg)
+
+
 # --------------------------------------------------------------------------- latency
 
 

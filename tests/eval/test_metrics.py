@@ -7,6 +7,7 @@ import math
 
 import pytest
 from hypothesis import given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from eval.datasets import data_dir, load_beir, load_squad
@@ -27,6 +28,8 @@ from eval.metrics import (
     percentile,
     recall_at_k,
     refusal_accuracy,
+    refused_at_answered,
+    roc_auc,
     squad_v1_scores,
     squad_v2_scores,
     token_f1,
@@ -199,6 +202,39 @@ def test_coverage_accuracy_curve() -> None:
     got = [(r["threshold"], r["answered_rate_answerable"], r["refused_rate_unanswerable"]) for r in curve]
     assert got == [(0.0, 1.0, 0.0), (0.4, 1.0, 0.5), (0.5, 0.5, 0.5), (1.0, 0.0, 1.0)]  # score == t answers
     assert curve[2]["accuracy"] == 0.5
+
+
+def test_roc_auc_hand_computed_with_ties() -> None:
+    assert roc_auc([0.9, 0.8, 0.3, 0.5], [True, True, False, False]) == 1.0
+    assert roc_auc([0.1, 0.2, 0.3, 0.5], [True, True, False, False]) == 0.0
+    # pairs (answerable, unanswerable): (.5,.5) half, (.5,.1) 1, (.2,.5) 0, (.2,.1) 1 -> 2.5 / 4
+    assert roc_auc([0.5, 0.2, 0.5, 0.1], [True, True, False, False]) == 0.625
+    assert math.isnan(roc_auc([0.4], [True]))
+    with pytest.raises(ValueError):
+        roc_auc([0.1], [True, False])
+
+
+@hypothesis_settings(deadline=None)  # the first example imports scikit-learn
+@given(st.lists(st.tuples(st.integers(0, 5), st.booleans()), min_size=2, max_size=40))
+def test_roc_auc_matches_scikit_learn(pairs: list[tuple[int, bool]]) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    scores, answerable = [float(s) for s, _ in pairs], [a for _, a in pairs]
+    if all(answerable) or not any(answerable):
+        assert math.isnan(roc_auc(scores, answerable))
+    else:
+        assert roc_auc(scores, answerable) == pytest.approx(roc_auc_score(answerable, scores))
+
+
+def test_refused_at_answered_hand_computed() -> None:
+    scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.75, 0.65, 0.1, 0.2, 0.3]
+    answerable = [True] * 5 + [False] * 5
+    assert refused_at_answered(scores, answerable, 0.8) == 0.6   # keep 4 of 5: threshold 0.6
+    assert refused_at_answered(scores, answerable, 1.0) == 0.6   # threshold 0.5
+    assert refused_at_answered(scores, answerable, 0.6) == 0.8   # threshold 0.7: 0.65 refused too
+    assert math.isnan(refused_at_answered([0.3], [True], 0.9))
+    with pytest.raises(ValueError):
+        refused_at_answered(scores, answerable, 0.0)
 
 
 def test_percentile() -> None:
