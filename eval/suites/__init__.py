@@ -22,6 +22,9 @@ SUITES = {
     "pgvector": "eval.suites.pgvector",
 }
 
+RETRIEVAL_ONLY = {"scifact": "retrieval", "calibrate": "the extractive support the refusal gate compares",
+                  "pgvector": "the vector index"}
+
 
 def run_suite(name: str, settings: Any, quick: bool = False, full: bool = False, out: str = "eval/out",
               limit: int | None = None, embedding_cache: str | None = None) -> int:
@@ -32,6 +35,9 @@ def run_suite(name: str, settings: Any, quick: bool = False, full: bool = False,
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit {limit}: give a positive number of questions.")
     module = importlib.import_module(SUITES[name])
+    if settings.llm and name in RETRIEVAL_ONLY:
+        print(f"note: the {name} suite measures {RETRIEVAL_ONLY[name]}, not generated answers: "
+              f"--llm {settings.llm} is not used (the seed, squad and squad2 suites use it)", file=sys.stderr)
     embedder = None
     if embedding_cache is not None:
         from eval.embcache import CachedEmbedder

@@ -53,8 +53,10 @@ def spread(items: list[Any], limit: int | None) -> list[Any]:
 
 def run(settings: Any, quick: bool = False, full: bool = False, limit: int | None = None,
         embedder: Any = None) -> Report:
-    """`embedder`: reuse a loaded embedder (tests, the embedding cache); default: the one `settings` names."""
+    """`embedder`: reuse a loaded embedder (tests, the embedding cache); default: the one `settings` names.
+    The answer mode (extractive, or an LLM) comes from `settings`."""
     from eval.scratch import scratch_index
+    from rag.generate.registry import from_settings
 
     dataset = load_squad("v1.1")
     questions = squad_questions(load_squad("v1.1" if full else "v1.1-every5th"))
@@ -67,10 +69,12 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
     with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "squad", tmp) as scratch:
         corpus = Path(tmp) / "squad"
         write_corpus(squad_paragraphs(dataset), corpus)
-        rag, build = scratch.build([corpus], embedder)
+        rag, build = scratch.build([corpus], embedder, generator=from_settings(scratch.settings))
+        rag.warm_up()  # load the models now; keep that out of the latency numbers
         rows = [_ask(rag, q, evidence.get(q.id)) for q in steps(questions, "asking")]
+        mode = rag.mode
     summary = summarise(rows)
-    summary = {"paragraphs": build.chunks and len(squad_paragraphs(dataset)), "chunks": build.chunks,
+    summary = {"mode": mode, "paragraphs": build.chunks and len(squad_paragraphs(dataset)), "chunks": build.chunks,
                "build_chunks_per_s (embedding)": build.embedded / build.embed_seconds if build.embedded else None,
                "build_seconds (total)": build.seconds, **summary}
     return Report("squad", summary, rows)
@@ -90,7 +94,7 @@ def _ask(rag: Any, q: Any, evidences: tuple[str, ...] | None) -> dict[str, Any]:
         "id": q.id, "rank": rank, "refused": answer.refused, "em": exact_match(text, q.answers),
         "f1": f1(text, q.answers), "contains": answer_contains(text, q.answers),
         "cited_ok": bool(quotes) and any(answer_contains(c, q.answers) for c in quotes),
-        "retrieve_s": t1 - t0, "ask_s": t2 - t1, "support": answer.support,
+        "retrieve_s": t1 - t0, "ask_s": t2 - t1, "support": answer.support, "fallback": answer.fallback,
     }
     if evidences is not None:
         ev = [normalize_answer(e) for e in evidences]
@@ -117,6 +121,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "expmrc_evidence_precision (answered)": (sum(r["evidence_ok"] for r in expmrc) / len(expmrc)) if expmrc
         else None,
         "expmrc_questions": len(expmrc),
+        "llm_answers_rejected (fallback)": sum(1 for r in rows if r["fallback"]) / n,
         "retrieve_p50_ms": 1000 * percentile([r["retrieve_s"] for r in rows], 50),
         "retrieve_p95_ms": 1000 * percentile([r["retrieve_s"] for r in rows], 95),
         "ask_p50_ms": 1000 * percentile([r["ask_s"] for r in rows], 50),

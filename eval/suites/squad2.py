@@ -84,8 +84,11 @@ def product_threshold(rag: Any, settings: Any) -> tuple[float, str]:
 
 def run(settings: Any, quick: bool = False, full: bool = False, limit: int | None = None,
         embedder: Any = None) -> Report:
-    """`embedder`: reuse a loaded embedder (tests); default: the one `settings` names."""
+    """`embedder`: reuse a loaded embedder (tests); default: the one `settings` names. The answer mode
+    (extractive, or an LLM) comes from `settings`: with an LLM every question reaches it (refusal is off), and
+    an answer it had rejected counts as refused at every threshold when `llm_fallback` is "refuse"."""
     from eval.scratch import scratch_index
+    from rag.generate.registry import from_settings
 
     dataset = load_squad("v2.0")
     if quick:
@@ -100,12 +103,13 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
     with tempfile.TemporaryDirectory() as tmp, scratch_index(settings, "squad2", tmp) as scratch:
         corpus = Path(tmp) / "squad2"
         write_corpus(paragraphs, corpus)
-        rag, build = scratch.build([corpus], embedder)
+        rag, build = scratch.build([corpus], embedder, generator=from_settings(scratch.settings))
         threshold, threshold_source = product_threshold(rag, settings)
+        rag.warm_up()  # load the models now; keep that out of the latency numbers
         # refusal off: every question gets its best sentence; the decision is re-applied below
         rag.settings = rag.settings.replace(refusal_threshold=NEVER_REFUSE)
-        rag.ask("warm-up question")
         rows = [_ask(rag, q) for q in steps(questions, "asking")]
+        mode = rag.mode
     for r in rows:
         r["refused"] = r["unsupported"] or r["support"] < threshold
     summary = _summarise(rows, threshold)
@@ -115,6 +119,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
     curve = [_at(rows, t) for t in grid]
     out_rows = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
     report_summary: dict[str, Any] = {
+        "mode": mode,
         "questions": len(rows),
         "answerable": sum(r["answerable"] for r in rows),
         "unanswerable": sum(not r["answerable"] for r in rows),
@@ -123,6 +128,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
         "threshold (product default)": threshold,
         "threshold source": threshold_source,
         **summary,
+        **(_llm_summary(rows, settings) if mode != "extractive" else {}),
         **{f"squad_v2.{k}": v for k, v in official.items() if not k.endswith("total")},
         "build_chunks_per_s (embedding)": build.embedded / build.embed_seconds if build.embedded else None,
         "build_seconds (total)": build.seconds,
@@ -164,8 +170,19 @@ def _ask(rag: Any, q: Any) -> dict[str, Any]:
         "unsupported": answer.support is None or answer.refused,
         "answer": text,
         "contains_gold": bool(q.answers) and bool(answer_contains(text, q.answers)),
-        "retrieve_s": t1 - t0, "ask_s": t2 - t1, "question": q.question,
+        "retrieve_s": t1 - t0, "ask_s": t2 - t1, "question": q.question, "fallback": answer.fallback,
     }
+
+
+def _llm_summary(rows: list[dict[str, Any]], settings: Any) -> dict[str, Any]:
+    """How often the LLM's own answer was rejected by the checks (its refusals included), per class."""
+    def rejected(answerable: bool) -> float:
+        group = [r for r in rows if r["answerable"] is answerable]
+        return sum(1 for r in group if r["fallback"]) / max(1, len(group))
+
+    return {"llm_fallback (setting)": settings.llm_fallback,
+            "llm answers rejected: answerable": rejected(True),
+            "llm answers rejected: unanswerable": rejected(False)}
 
 
 def _at(rows: list[dict[str, Any]], t: float) -> dict[str, float]:

@@ -153,6 +153,28 @@ def test_eval_squad2_through_the_cli_with_limit(tmp_path):
     assert (tmp_path / "squad2" / "coverage.png").exists()
 
 
+def test_eval_squad2_and_squad_answer_with_the_llm_they_are_given(tmp_path, monkeypatch):
+    """--llm reaches the answerer: a random-weight model's gibberish is rejected by the checks, so with
+    llm_fallback=refuse every question is refused (the extractive answerer would answer most of them)."""
+    pytest.importorskip("llama_cpp")
+    from rag.cli import main
+    from rag.generate.testing import write_random_gguf
+
+    model = write_random_gguf(tmp_path / "random.gguf", context_length=2048)
+    monkeypatch.setenv("SEEDRAG_LLM_FALLBACK", "refuse")
+    monkeypatch.setenv("SEEDRAG_LLM_MAX_TOKENS", "16")
+    llm = ["--llm", "llama-cpp", "--model", str(model)]
+    assert main(["eval", "squad2", "--quick", "--limit", "4", "--out", str(tmp_path), *llm]) == 0
+    s = json.loads((tmp_path / "squad2" / "report.json").read_text())["summary"]
+    assert s["mode"] == "llm:llama-cpp"
+    assert s["llm answers rejected: answerable"] == 1.0 and s["llm answers rejected: unanswerable"] == 1.0
+    assert s["answerable.answered_rate"] == 0.0 and s["unanswerable.refused_rate"] == 1.0
+    assert main(["eval", "squad", "--quick", "--limit", "3", "--out", str(tmp_path), *llm]) == 0
+    s = json.loads((tmp_path / "squad" / "report.json").read_text())["summary"]
+    assert s["mode"] == "llm:llama-cpp" and s["answered_rate"] == 0.0
+    assert s["llm_answers_rejected (fallback)"] == 1.0 and s["recall@10"] > 0  # retrieval is unchanged
+
+
 def test_scifact_quick_on_postgresql_scores_as_on_faiss(scifact_report, cached_embedder, settings, postgres_db_url):
     """`seedrag eval scifact --store postgresql://...`: the suite builds its index in the database (a schema of
     its own, dropped afterwards, the database's own tables untouched) and scores within 0.005 of FAISS."""
