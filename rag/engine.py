@@ -42,7 +42,8 @@ class Answer:
     dropped_citations: int = 0            # citations that failed verification and were removed
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default=())
-    fallback: str | None = None           # why an LLM answer was rejected: refused, unsupported, mismatch, no_passages
+    fallback: str | None = None           # why an LLM answer was rejected: refused, unsupported, mismatch,
+    #                                       no_passages, not_stated (the LLM check: the best passage lacks it)
     unsupported: tuple[str, ...] = ()     # sentences of the LLM answer no passage supports (left out of `text`)
     invalid_citations: tuple[int, ...] = ()  # [n] the LLM wrote that name no passage (removed)
     ttft_s: float | None = None           # LLM time to first token
@@ -164,7 +165,8 @@ class RAG:
         """Answer from the documents with verified citations, or refuse (`refused=True`).
 
         With a generator, the passages go to the LLM when the extractive evidence passes the calibrated
-        threshold; its answer is checked sentence by sentence (`rag.generate.grounding`). `on_token` receives
+        threshold and (`llm_verify`) the LLM says the best passage states the answer (`rag.generate.verify`);
+        its answer is checked sentence by sentence (`rag.generate.grounding`). `on_token` receives
         the LLM's raw pieces as they arrive: a draft, to be replaced by `Answer.text`.
         """
         started = time.perf_counter()
@@ -202,8 +204,16 @@ class RAG:
             standalone_question=searched if searched != question else None,
             dropped_citations=dropped, seconds=time.perf_counter() - started,
         )
-        if self.generator is None or refused:  # the calibrated gate: no evidence, no LLM call
+        if self.generator is None or refused or best is None:  # the calibrated gate: no evidence, no LLM call
             return answer
+        if self.settings.llm_verify:
+            from rag.generate.verify import states_answer
+
+            if states_answer(searched, hits[best.passage].text, self.generator) is False:
+                return dataclasses.replace(
+                    answer, text=REFUSAL_TEXT, refused=True, citations=(), mode=self.mode, fallback="not_stated",
+                    notes=("the LLM found that the best passage does not state the answer",),
+                    seconds=time.perf_counter() - started)
         from rag.generate import generate_answer
 
         generated = generate_answer(

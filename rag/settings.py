@@ -52,6 +52,7 @@ class Settings:
     llm_budget_tokens: int = 1500        # cl100k tokens of passages in the prompt
     llm_timeout: float = 120.0           # openai: seconds per request
     llm_fallback: str = "extractive"     # when the LLM answer is rejected: "extractive" answer or "refuse"
+    llm_verify: bool = True              # ask the LLM first whether the best passage states the answer ("no": refuse)
     host: str = "127.0.0.1"
     port: int = 7860
     api_token: str | None = None         # when set, /api/v1/* requires "Authorization: Bearer <token>"
@@ -116,6 +117,13 @@ class Settings:
 
 def _parse(name: str, raw: str, kind: Any) -> Any:
     text = str(kind)
+    if text == "bool":
+        flag = raw.strip().lower()
+        if flag in ("1", "true", "yes", "on"):
+            return True
+        if flag in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{PREFIX}{name.upper()} must be 1 or 0 (true/false). Currently, it is {raw!r}.")
     try:
         if "int" in text and "float" not in text:
             return int(raw)

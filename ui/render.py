@@ -5,13 +5,21 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+FALLBACK_REASONS = {
+    "not_stated": "the LLM found that the best passage does not state the answer",
+    "refused": "the LLM found no answer in the passages",
+    "mismatch": "the LLM answer does not hold what the question asks for",
+    "no_passages": "no passage fits the LLM's context",
+}
+
 
 def answer_markdown(answer: Any) -> str:
     """The chat message: the answer (escaped), then its numbered citations with the quoted source."""
     if answer.refused:
+        fallback = getattr(answer, "fallback", None)
+        why = (FALLBACK_REASONS.get(fallback, "the LLM answer was not supported by the passages") if fallback else "")
         return f"**Not in the documents.** {escape(answer.text)}" + (
-            f"\n\n<small>{escape(answer.fallback)}: the LLM answer was not supported by the passages</small>"
-            if getattr(answer, "fallback", None) else "")
+            f"\n\n<small>{escape(fallback)}: {escape(why)}</small>" if fallback else "")
     lines = [escape(answer.text), ""]
     for c in answer.citations:
         page = f", page {c.page}" if c.page else ""

@@ -7,6 +7,7 @@ import pytest
 from rag.engine import RAG, Answer
 from rag.generate.prompt import REWRITE_SYSTEM
 from rag.generate.testing import FakeGenerator
+from rag.generate.verify import VERIFY_SYSTEM
 from rag.refusal import REFUSAL_TEXT
 from rag.settings import Settings
 
@@ -16,8 +17,14 @@ QUESTION = "What is the range of the ATACMS missile?"
 GOOD = "The ATACMS missile has a range of up to 190 miles (300 kilometers) [1]."
 
 
-def llm_rag(seed_rag, embedder, reply, **settings):
-    gen = FakeGenerator(reply)
+def llm_rag(seed_rag, embedder, reply, verdict="yes", **settings):
+    """A RAG whose LLM answers `reply` and replies `verdict` to the answerability check."""
+    def respond(messages):
+        if messages[0]["content"] == VERIFY_SYSTEM:
+            return verdict
+        return reply if isinstance(reply, str) else reply(messages)
+
+    gen = FakeGenerator(respond)
     return RAG(seed_rag.store, embedder=embedder, settings=Settings(**settings), generator=gen), gen
 
 
@@ -29,7 +36,7 @@ def test_a_supported_llm_answer_is_shown_with_verified_citations(seed_rag, embed
     assert answer.text == "The ATACMS missile has a range of up to 190 miles (300 kilometers). [1]"
     (c,) = answer.citations
     assert seed_rag.document(c.source).text[c.start:c.end] == c.quote and "190 miles" in c.quote
-    assert "".join(pieces) == GOOD.replace("[1]", f"[{_passage(gen.calls[0], '190 miles')}]")
+    assert "".join(pieces) == GOOD.replace("[1]", f"[{_passage(gen.calls[-1], '190 miles')}]")
     data = answer.to_json()
     assert data["mode"] == "llm:fake" and data["unsupported"] == [] and data["ttft_s"] is not None
 
@@ -61,7 +68,27 @@ def test_follow_ups_are_rewritten_by_the_llm(seed_rag, embedder):
     rag, gen = llm_rag(seed_rag, embedder, reply)
     answer = rag.ask("and how far can it fly?", history=["Which missiles did Biden authorize?"])
     assert answer.standalone_question == QUESTION and answer.mode == "llm:fake"
-    assert len(gen.calls) == 2
+    assert [c[0]["content"] for c in gen.calls[:2]] == [REWRITE_SYSTEM, VERIFY_SYSTEM] and len(gen.calls) == 3
+    assert f"Question: {QUESTION}" in gen.calls[1][1]["content"]  # the check is about the standalone question
+
+
+def test_the_llm_check_refuses_when_the_best_passage_does_not_state_the_answer(seed_rag, embedder):
+    rag, gen = llm_rag(seed_rag, embedder, GOOD, verdict="No.")
+    answer = rag.ask(QUESTION)
+    assert answer.refused and answer.text == REFUSAL_TEXT and answer.citations == ()
+    assert answer.fallback == "not_stated" and answer.mode == "llm:fake" and len(gen.calls) == 1
+    check = gen.calls[0][1]["content"]
+    assert check.startswith("Passage: ") and "190 miles" in check and f"Question: {QUESTION}" in check
+    assert answer.to_json()["fallback"] == "not_stated"
+    # a reply that is neither yes nor no does not block; with the check off it is not asked at all
+    unclear, gen = llm_rag(seed_rag, embedder, lambda m: GOOD.replace("[1]", f"[{_passage(m, '190 miles')}]"),
+                           verdict="Perhaps")
+    assert not unclear.ask(QUESTION).refused and len(gen.calls) == 2
+    off, gen = llm_rag(seed_rag, embedder, lambda m: GOOD.replace("[1]", f"[{_passage(m, '190 miles')}]"),
+                       verdict="no", llm_verify=False)
+    answer = off.ask(QUESTION)
+    assert not answer.refused and "190 miles" in answer.text and len(gen.calls) == 1
+    assert gen.calls[0][0]["content"] != VERIFY_SYSTEM
 
 
 def _passage(messages, needle: str) -> int:

@@ -40,3 +40,13 @@ def test_non_numbers_in_env_are_a_clear_error():
 
 def test_replace_can_reset_a_setting_to_none():
     assert Settings(refusal_threshold=0.3).replace(refusal_threshold=None).refusal_threshold is None
+
+
+@pytest.mark.parametrize(("raw", "value"), [("1", True), ("true", True), ("On", True), ("0", False), ("no", False)])
+def test_yes_no_settings_read_from_env(raw, value):
+    assert Settings.from_env({"SEEDRAG_LLM_VERIFY": raw}).llm_verify is value
+
+
+def test_a_yes_no_setting_that_is_neither_is_a_clear_error():
+    with pytest.raises(ConfigError, match="SEEDRAG_LLM_VERIFY must be 1 or 0"):
+        Settings.from_env({"SEEDRAG_LLM_VERIFY": "maybe"})
