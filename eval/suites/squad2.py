@@ -128,7 +128,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
         "threshold (product default)": threshold,
         "threshold source": threshold_source,
         **summary,
-        **(_llm_summary(rows, settings) if mode != "extractive" else {}),
+        **(_llm_summary(rows, settings, threshold) if mode != "extractive" else {}),
         **{f"squad_v2.{k}": v for k, v in official.items() if not k.endswith("total")},
         "build_chunks_per_s (embedding)": build.embedded / build.embed_seconds if build.embedded else None,
         "build_seconds (total)": build.seconds,
@@ -174,15 +174,35 @@ def _ask(rag: Any, q: Any) -> dict[str, Any]:
     }
 
 
-def _llm_summary(rows: list[dict[str, Any]], settings: Any) -> dict[str, Any]:
-    """How often the LLM's own answer was rejected by the checks (its refusals included), per class."""
-    def rejected(answerable: bool) -> float:
+def _llm_summary(rows: list[dict[str, Any]], settings: Any, threshold: float) -> dict[str, Any]:
+    """How often the LLM's own answer was rejected by the checks (its refusals included), per class; how
+    often its answerability check said "no"; and the answered/refused rates at the product's threshold under
+    both `llm_fallback` policies (a rejected answer refused, or replaced by the extractive answer: only the
+    check's "no" and the gate then refuse)."""
+    def share(answerable: bool, test: Any) -> float:
         group = [r for r in rows if r["answerable"] is answerable]
-        return sum(1 for r in group if r["fallback"]) / max(1, len(group))
+        return sum(1 for r in group if test(r)) / max(1, len(group))
+
+    def gated(r: dict[str, Any]) -> bool:
+        return bool(r["support"] < threshold)
+
+    def refused_if_extractive(r: dict[str, Any]) -> bool:
+        return gated(r) or r["fallback"] == "not_stated" or (r["unsupported"] and not r["fallback"])
+
+    def refused_if_refuse(r: dict[str, Any]) -> bool:
+        return gated(r) or bool(r["fallback"]) or bool(r["unsupported"])
 
     return {"llm_fallback (setting)": settings.llm_fallback,
-            "llm answers rejected: answerable": rejected(True),
-            "llm answers rejected: unanswerable": rejected(False)}
+            "llm_verify (setting)": settings.llm_verify,
+            "llm answers rejected: answerable": share(True, lambda r: bool(r["fallback"])),
+            "llm answers rejected: unanswerable": share(False, lambda r: bool(r["fallback"])),
+            "llm check said not stated: answerable": share(True, lambda r: r["fallback"] == "not_stated"),
+            "llm check said not stated: unanswerable": share(False, lambda r: r["fallback"] == "not_stated"),
+            "llm_fallback=refuse: answered / refused": (
+                f"{share(True, lambda r: not refused_if_refuse(r)):.3f} / {share(False, refused_if_refuse):.3f}"),
+            "llm_fallback=extractive: answered / refused": (
+                f"{share(True, lambda r: not refused_if_extractive(r)):.3f} / "
+                f"{share(False, refused_if_extractive):.3f}")}
 
 
 def _at(rows: list[dict[str, Any]], t: float) -> dict[str, float]:

@@ -169,6 +169,9 @@ def test_eval_squad2_and_squad_answer_with_the_llm_they_are_given(tmp_path, monk
     assert s["mode"] == "llm:llama-cpp"
     assert s["llm answers rejected: answerable"] == 1.0 and s["llm answers rejected: unanswerable"] == 1.0
     assert s["answerable.answered_rate"] == 0.0 and s["unanswerable.refused_rate"] == 1.0
+    assert s["llm_fallback=refuse: answered / refused"] == "0.000 / 1.000"
+    # under the default policy the rejected answers would have been replaced by the extractive ones
+    assert float(s["llm_fallback=extractive: answered / refused"].split(" / ")[0]) > 0
     assert main(["eval", "squad", "--quick", "--limit", "3", "--out", str(tmp_path), *llm]) == 0
     s = json.loads((tmp_path / "squad" / "report.json").read_text())["summary"]
     assert s["mode"] == "llm:llama-cpp" and s["answered_rate"] == 0.0
