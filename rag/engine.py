@@ -207,13 +207,12 @@ class RAG:
         if self.generator is None or refused or best is None:  # the calibrated gate: no evidence, no LLM call
             return answer
         if self.settings.llm_verify:
-            from rag.generate.verify import states_answer
+            from rag.generate.verify import NOT_STATED, states_answer
 
             if states_answer(searched, hits[best.passage].text, self.generator) is False:
                 return dataclasses.replace(
                     answer, text=REFUSAL_TEXT, refused=True, citations=(), mode=self.mode, fallback="not_stated",
-                    notes=("the LLM found that the best passage does not state the answer",),
-                    seconds=time.perf_counter() - started)
+                    notes=(NOT_STATED,), seconds=time.perf_counter() - started)
         from rag.generate import generate_answer
 
         generated = generate_answer(

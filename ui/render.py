@@ -5,8 +5,10 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from rag.generate.verify import NOT_STATED
+
 FALLBACK_REASONS = {
-    "not_stated": "the LLM found that the best passage does not state the answer",
+    "not_stated": NOT_STATED,
     "refused": "the LLM found no answer in the passages",
     "mismatch": "the LLM answer does not hold what the question asks for",
     "no_passages": "no passage fits the LLM's context",

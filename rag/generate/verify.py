@@ -19,6 +19,7 @@ VERIFY_SYSTEM = (
     "the answer to exactly this question, reply: yes. If it does not (it is about something else, or a detail "
     "of the question does not match the passage), reply: no. Reply with one word."
 )
+NOT_STATED = "the LLM found that the best passage does not state the answer"  # why, for the reader
 _YES = re.compile(r"^\W*yes\b", re.I)
 _NO = re.compile(r"^\W*no\b", re.I)
 
