@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.metrics import coverage_accuracy_curve, refusal_accuracy
+from eval.metrics import coverage_accuracy_curve, percentile, refusal_accuracy
 from eval.progress import steps
 from eval.report import Report
 
@@ -78,10 +78,11 @@ def collect(rag: Any, questions: Sequence[tuple[str, str, bool]]) -> list[dict[s
     """`(id, question, answerable)` → rows with the engine's support (None when nothing was retrieved)."""
     rows = []
     for qid, question, answerable in steps(questions, "asking"):
+        t = time.perf_counter()
         answer = rag.ask(question)
         rows.append({"id": qid, "answerable": answerable,
                      "support": None if answer.support is None else round(float(answer.support), 6),
-                     "question": question, "answer": answer.text})
+                     "question": question, "answer": answer.text, "ask_s": time.perf_counter() - t})
     return rows
 
 
@@ -190,7 +191,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
         articles = QUICK_ARTICLES if quick else None
         docs = write_paragraphs(Path(tmp) / "squad-v2.0-paragraphs", articles)
         with scratch_index(settings, "calibrate_squad2", tmp) as scratch:
-            rag, _ = scratch.build([docs], embedder or rag.embedder)
+            rag, build = scratch.build([docs], embedder or rag.embedder)
             timings["squad2_build_seconds"] = time.perf_counter() - t
             t = time.perf_counter()
             sample = squad_v2_sample(n_per_class, articles)
@@ -232,7 +233,12 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
                     "n_answerable", "n_unanswerable"):
             summary[f"{name}.{key}"] = r[key]
     summary.update({**{k: float(v) for k, v in weights.items()}, "written": str(CALIBRATION_FILE) if write else "no",
-                    **timings, "total_seconds": time.perf_counter() - started})
+                    **timings, "total_seconds": time.perf_counter() - started,
+                    "squad2 build_chunks_per_s (embedding)":
+                        build.embedded / build.embed_seconds if build.embedded else None})
+    for name, rs in sets.items():
+        summary[f"{name} ask_p50_ms"] = 1000 * percentile([r["ask_s"] for r in rs], 50)
+        summary[f"{name} ask_p95_ms"] = 1000 * percentile([r["ask_s"] for r in rs], 95)
     rows = [{"set": name, **r} for name, rs in sets.items() for r in rs]
     return CalibrationReport("calibrate", summary, rows, tables={"coverage": curve}, data=data, threshold=threshold)
 

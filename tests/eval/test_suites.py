@@ -279,3 +279,5 @@ def test_calibrate_quick_picks_a_threshold_without_writing(cached_embedder, sett
     assert s["squad2.answered_rate_answerable"] + s["squad2.refused_rate_unanswerable"] > 1.0
     assert s["written"] == "no" and calibrate.CALIBRATION_FILE.read_bytes() == before
     assert (tmp_path / calibrate.PLOT).exists()
+    for name in ("seed", "squad2"):  # like every suite: latency (and build throughput where it embedded)
+        assert 0 < s[f"{name} ask_p50_ms"] <= s[f"{name} ask_p95_ms"]
