@@ -4,8 +4,8 @@ The product refuses when the support of its best sentence (`rag.extract`) is bel
 This asks whether other evidence the engine already has separates answerable from unanswerable questions
 better. One index of all 1,204 SQuAD 2.0 dev paragraphs; every question of the calibration sample
 (`eval/suites/calibrate.py`, 300 + 300) and of the held-out test sample (`eval/suites/squad2.py`, 500 + 500,
-none of them in the calibration sample) is retrieved and scored exactly as `RAG.ask` does (the product's
-`Retriever` and `rag.extract.candidates`), and these features are kept:
+none of them in the calibration sample) is retrieved and scored exactly as `RAG.ask` does
+(`RAG.candidates`), and these features are kept:
 
 * `support`, `dense`, `lexical`, `fits`: the best sentence's support and its parts (the product's signal);
 * `second`, `gap`: the second-best sentence's support, and the best minus it;
@@ -18,10 +18,10 @@ none of them in the calibration sample) is retrieved and scored exactly as `RAG.
 Each lever is a score: single features (oriented on the calibration sample), and logistic regressions fitted
 on the calibration sample only. On the held-out sample: ROC AUC; the refused share of unanswerable questions
 when 90% (and 80%) of answerable ones are answered (the issue's target is 70% at 90%); and answered/refused at
-the threshold that maximises balanced accuracy on the calibration sample. `passage_rank` and `negation`
-describe how SQuAD 2.0's questions were written (unanswerable ones were written against one paragraph by
-editing an answerable question), not evidence in the documents, so a model using them is measured but not
-shipped. Writes `report.md` / `report.json` under `--out`.
+the threshold `seedrag eval calibrate` would pick on the calibration sample (best balanced accuracy).
+`passage_rank` and `negation` describe how SQuAD 2.0's questions were written (unanswerable ones were written
+against one paragraph by editing an answerable question), not evidence in the documents, so a model using
+them is measured but not shipped. Writes `report.md` / `report.json` under `--out`.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ import numpy as np
 from eval.metrics import refused_at_answered, roc_auc
 from eval.progress import steps
 from eval.report import Report, fmt, markdown_table
+from eval.suites.calibrate import choose_threshold
 
 NEGATION = re.compile(r"\b(?:not|never|no|none|neither|nor|without|except)\b|n[’']t\b", re.I)
 FEATURES = ("support", "dense", "lexical", "fits", "second", "gap", "passage_dense", "passage_coverage",
@@ -74,12 +75,9 @@ LEVERS = (
 def features(rag: Any, question: str) -> dict[str, float] | None:
     """The features of `question` as `RAG.ask` sees it (None when nothing was retrieved)."""
     from index.lexical import terms
-    from rag.extract import QUESTION_WORDS, candidates, lexical_coverage
+    from rag.extract import QUESTION_WORDS, lexical_coverage
 
-    idf = rag._idf_fn()
-    vector = rag.embedder.embed_queries([question])[0]
-    hits = rag.retriever.retrieve(question, rag.settings.k, query_vector=vector)
-    ranked = candidates(question, hits, rag.embedder, idf, query_vector=vector)
+    hits, ranked = rag.candidates(question)
     if not ranked:
         return None
     best = ranked[0]
@@ -90,7 +88,7 @@ def features(rag: Any, question: str) -> dict[str, float] | None:
         "support": best.support, "dense": best.dense, "lexical": best.lexical, "fits": float(best.fits),
         "second": second, "gap": best.support - second,
         "passage_dense": passage.dense_score if passage.dense_score is not None else 0.0,
-        "passage_coverage": lexical_coverage(q_terms, passage.text, idf),
+        "passage_coverage": lexical_coverage(q_terms, passage.text, rag._idf_fn()),
         "question_terms": float(len(set(q_terms))), "passage_rank": float(best.passage),
         "negation": float(bool(NEGATION.search(question))),
     }
@@ -131,16 +129,6 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int =
     return Logistic(mean, scale, w[1:], float(w[0]))
 
 
-def balanced_threshold(scores: np.ndarray, answerable: np.ndarray) -> float:
-    """The threshold (answer when score >= it) with the best balanced accuracy on these questions."""
-    best, best_t = -1.0, float(scores.min())
-    for t in np.unique(scores):
-        value = ((scores[answerable] >= t).mean() + (scores[~answerable] < t).mean()) / 2
-        if value > best:
-            best, best_t = value, float(t)
-    return best_t
-
-
 def evaluate(cal: list[dict[str, Any]], test: list[dict[str, Any]], lever: Lever) -> dict[str, Any]:
     """`lever` scored on `test`, anything it learns (model, orientation, threshold) taken from `cal`."""
     def matrix(rows: list[dict[str, Any]]) -> np.ndarray:
@@ -157,7 +145,7 @@ def evaluate(cal: list[dict[str, Any]], test: list[dict[str, Any]], lever: Lever
         sign = 1.0 if roc_auc(matrix(cal)[:, 0].tolist(), y_cal.tolist()) >= 0.5 else -1.0
         score = lambda x: sign * x[:, 0]  # noqa: E731
     s_cal, s_test = score(matrix(cal)), score(matrix(test))
-    t = balanced_threshold(s_cal, y_cal)
+    t, _ = choose_threshold({"calibration": (s_cal.tolist(), y_cal.tolist())})  # as `seedrag eval calibrate`
     row: dict[str, Any] = {
         "lever": lever.name,
         "AUC": roc_auc(s_test.tolist(), y_test.tolist()),

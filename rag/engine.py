@@ -181,9 +181,7 @@ class RAG:
             searched = rewrite_question(question, history, self.generator)
         else:
             searched = standalone(question, history or [])
-        vector = self.embedder.embed_queries([searched])[0]
-        hits = self.retriever.retrieve(searched, k, query_vector=vector)
-        ranked = candidates(searched, hits, self.embedder, self._idf_fn(), query_vector=vector)
+        hits, ranked = self._candidates(searched, k)
         threshold = self.threshold
         best = ranked[0] if ranked else None
         refused = should_refuse(best.support if best else None, threshold)
@@ -221,6 +219,19 @@ class RAG:
             stream_callback=on_token, idf=self._idf_fn(),
         )
         return self._with_llm(answer, generated, started)
+
+    def candidates(self, question: str, k: int | None = None) -> tuple[list[Hit], list[Candidate]]:
+        """The passages retrieved for `question` and their sentences scored as `ask` scores them, best first
+        (the first sentence's support is what `ask` compares with the threshold)."""
+        question = _check_text(question, "question")
+        k = self._check_k(k)
+        self._refresh()
+        return self._candidates(question, k)
+
+    def _candidates(self, searched: str, k: int) -> tuple[list[Hit], list[Candidate]]:
+        vector = self.embedder.embed_queries([searched])[0]
+        hits = self.retriever.retrieve(searched, k, query_vector=vector)
+        return hits, candidates(searched, hits, self.embedder, self._idf_fn(), query_vector=vector)
 
     def _with_llm(self, extractive: Answer, generated: GeneratedAnswer, started: float) -> Answer:
         """The LLM's checked answer; or, when it was rejected, the extractive answer or a refusal."""

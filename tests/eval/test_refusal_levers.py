@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from eval.datasets import data_dir
-from eval.refusal_levers import FEATURES, LEVERS, Lever, balanced_threshold, evaluate, features, fit_logistic
+from eval.refusal_levers import FEATURES, LEVERS, Lever, evaluate, features, fit_logistic
+from eval.suites.calibrate import choose_threshold
 
 
 def test_fit_logistic_matches_scikit_learn() -> None:
@@ -25,15 +26,17 @@ def test_fit_logistic_matches_scikit_learn() -> None:
     assert ours.score(x) == pytest.approx(theirs.predict_proba(standardised)[:, 1], abs=1e-5)
 
 
-def test_balanced_threshold_and_a_single_feature_lever_oriented_on_the_calibration_sample() -> None:
-    assert balanced_threshold(np.array([0.9, 0.8, 0.2, 0.1]), np.array([True, True, False, False])) == 0.8
+def test_a_single_feature_lever_is_oriented_and_thresholded_on_the_calibration_sample() -> None:
+    # the threshold is picked as the product's calibration picks it: the centre of the best plateau
+    assert choose_threshold({"c": ([0.9, 0.8, 0.2, 0.1], [True, True, False, False])})[0] == 0.5
     # a feature that is LOW for answerable questions is turned round (score -f), not reported as AUC 0;
-    # its threshold comes from the calibration sample (-0.2), where it separates perfectly
+    # its threshold comes from the calibration sample (-0.5: the middle of -0.8 .. -0.2, where it separates
+    # perfectly)
     cal = [{"answerable": a, "f": v} for a, v in ((True, 0.1), (True, 0.2), (False, 0.8), (False, 0.9))]
     test = [{"answerable": a, "f": v} for a, v in ((True, 0.15), (False, 0.7), (True, 0.3), (False, 0.25))]
     row = evaluate(cal, test, Lever("f", ("f",), False, "no"))
     assert row["AUC"] == 0.75  # pairs: (.15 vs .7) 1, (.15 vs .25) 1, (.3 vs .7) 1, (.3 vs .25) 0
-    assert (row["answered (calibration-BA threshold)"], row["refused (calibration-BA threshold)"]) == (0.5, 1.0)
+    assert (row["answered (calibration-BA threshold)"], row["refused (calibration-BA threshold)"]) == (1.0, 0.5)
 
 
 def test_features_are_what_ask_decides_on(seed_rag) -> None:

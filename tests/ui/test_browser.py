@@ -170,5 +170,6 @@ def test_upload_in_the_chat_then_ask_then_remove(server, browser, tmp_path):
     page.locator("#seedrag-pick input").click()
     page.get_by_role("option", name="glorp.md").first.click()
     page.locator("#seedrag-remove").click()
-    page.wait_for_function("!document.querySelector('#seedrag-documents')?.innerText.includes('glorp.md')",
+    page.wait_for_function("(el => el !== null && !el.innerText.includes('glorp.md'))"
+                           "(document.querySelector('#seedrag-documents'))",
                            timeout=60_000)
