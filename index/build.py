@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from index.chunking import check_chunk_settings, chunk_document
-from index.documents import SUPPORTED_SUFFIXES, Document, content_hash, load_document
+from index.documents import LOADERS_VERSION, SUPPORTED_SUFFIXES, Document, content_hash, load_document, unsupported_message
 from index.embedding import Embedder
 from index.errors import ConfigError, DocumentError, IndexMismatchError
 from index.manifest import Manifest
@@ -69,8 +69,7 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped]]:
             if f.suffix.lower() in SUPPORTED_SUFFIXES:
                 files.append(f)
             elif p.is_file():
-                skipped.append(Skipped(str(f), f"unsupported file type {f.suffix or '(none)'!r}; "
-                                                f"supported: {', '.join(SUPPORTED_SUFFIXES)}"))
+                skipped.append(Skipped(str(f), unsupported_message(f.suffix.lower())))
     return sorted(set(files)), skipped
 
 
@@ -105,6 +104,7 @@ def build_index(
                 f"the settings now say {chunk_tokens}/{chunk_overlap}. Rebuild: seedrag index --rebuild"
             )
     known = {} if old is None or rebuild else dict(old.files)
+    reread = old is not None and old.loaders != LOADERS_VERSION  # the loaders changed: read every file again
 
     docs: list[tuple[Document, bool]] = []  # (document, is_new)
     seen: set[str] = set()
@@ -117,7 +117,7 @@ def build_index(
         except OSError as exc:
             skipped.append(Skipped(source, f"cannot read the file: {exc.strerror or exc}"))
             continue
-        if known.get(source) == content_hash(data):
+        if known.get(source) == content_hash(data) and not reread:
             unchanged += 1
             continue
         try:
@@ -136,10 +136,11 @@ def build_index(
     upserts = _embed(docs, embedder, chunk_tokens, chunk_overlap, progress)
     embed_seconds = time.perf_counter() - embed_started
     embedded = sum(len(u.chunks) for u in upserts)
-    if upserts or removals or old is None or rebuild:
+    if upserts or removals or old is None or rebuild or reread:
         manifest = Manifest(
             embedding_model=embedder.name, dimension=embedder.dimension, chunk_tokens=chunk_tokens,
             chunk_overlap=chunk_overlap, extra={**(old.extra if old else {}), **(extra or {})},
+            loaders=LOADERS_VERSION,
         )
         store.apply(upserts, removals, manifest)
     added = sum(1 for _, new in docs if new)
@@ -164,7 +165,7 @@ def _embed(
     docs: list[tuple[Document, bool]], embedder: Embedder, size: int, overlap: int, progress: Progress | None
 ) -> list[StoredDocument]:
     chunked = [(d, chunk_document(d, size, overlap, embedder.fits)) for d, _ in docs]
-    texts = [c.text for _, chunks in chunked for c in chunks]
+    texts = [c.context for _, chunks in chunked for c in chunks]
     vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32) if texts else None
     for at in range(0, len(texts), EMBED_BATCH):
         batch = texts[at:at + EMBED_BATCH]

@@ -34,6 +34,7 @@ class Manifest:
     format: str = FORMAT
     packages: dict[str, str] = field(default_factory=package_versions)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. the calibrated refusal threshold
+    loaders: str = ""  # index.documents.LOADERS_VERSION that read the files ("": before loaders were versioned)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -19,6 +19,7 @@ class Citation:
     end: int
     quote: str
     page: int | None = None
+    section: str = ""  # heading path over the quote ("" for documents without headings)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

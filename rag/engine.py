@@ -231,7 +231,8 @@ class RAG:
     def _candidates(self, searched: str, k: int) -> tuple[list[Hit], list[Candidate]]:
         vector = self.embedder.embed_queries([searched])[0]
         hits = self.retriever.retrieve(searched, k, query_vector=vector)
-        return hits, candidates(searched, hits, self.embedder, self._idf_fn(), query_vector=vector)
+        return hits, candidates(searched, hits, self.embedder, self._idf_fn(), query_vector=vector,
+                                document=self.store.document)
 
     def _with_llm(self, extractive: Answer, generated: GeneratedAnswer, started: float) -> Answer:
         """The LLM's checked answer; or, when it was rejected, the extractive answer or a refusal."""
@@ -276,7 +277,8 @@ class RAG:
     def _cite(self, n: int, c: Candidate) -> Citation:
         doc = self.store.document(c.source)
         page = doc.page_at(c.start) if doc is not None else c.page
-        return Citation(n=n, source=c.source, start=c.start, end=c.end, quote=c.text, page=page)
+        section = doc.section_at(c.start) if doc is not None else ""
+        return Citation(n=n, source=c.source, start=c.start, end=c.end, quote=c.text, page=page, section=section)
 
     def _check_k(self, k: int | None) -> int:
         k = self.settings.k if k is None else k

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.documents import NOT_ANSWERS, Document
 from index.embedding import Embedder
 from index.lexical import terms
 from index.sentences import split_sentences
@@ -37,6 +38,7 @@ _DATE = re.compile(
     rf"\b(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|"
     r"week|weeks|month|months|year|years|decade|century|centuries|ago|spring|summer|autumn|fall|winter|"
     r"morning|evening|night|since|until|during|\d{3,4}s?)\b", re.I)
+_WORDS = re.compile(r"[^\W\d_]{3,}\W+[^\W\d_]{2,}")  # at least two words, one of three letters
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'.-]*[A-Za-z]")
 
 # words that shape a question but are not evidence: "who" must not match "who requested anonymity"
@@ -100,6 +102,14 @@ def type_fits(kind: str | None, sentence: str, question: str) -> bool:
     return any(n.lower().strip(".’'") not in asked_words for n in names)
 
 
+def answer_like(sentence: str, doc: Document | None, start: int) -> bool:
+    """Can this sentence be an answer: long enough, made of words, and not a heading, code or a term?"""
+    if len(sentence) < MIN_SENTENCE_CHARS or not _WORDS.search(sentence):
+        return False
+    block = doc.block_at(start) if doc is not None else None
+    return block is None or block.kind not in NOT_ANSWERS
+
+
 def lexical_coverage(question_terms: Sequence[str], sentence: str, idf: Callable[[str], float]) -> float:
     """The idf-weighted share of distinct question terms found in the sentence (0..1)."""
     wanted = set(question_terms)
@@ -112,14 +122,17 @@ def lexical_coverage(question_terms: Sequence[str], sentence: str, idf: Callable
 
 def candidates(
     question: str, hits: Sequence[Hit], embedder: Embedder, idf: Callable[[str], float],
-    query_vector: np.ndarray | None = None,
+    query_vector: np.ndarray | None = None, document: Callable[[str], Document | None] | None = None,
 ) -> list[Candidate]:
-    """Every sentence of the hits, scored, best first (a sentence shared by overlapping hits appears once)."""
+    """Every sentence of the hits that can answer, scored, best first (a sentence shared by overlapping hits
+    appears once). `document` looks up a hit's document: sentences of headings, code and definition terms
+    (its block map) are structure, never answers."""
     seen: set[tuple[str, int]] = set()
     spans = []
     for i, hit in enumerate(hits):
+        doc = document(hit.source) if document is not None else None
         for s in split_sentences(hit.text, hit.start):
-            if (hit.source, s.start) in seen or len(s.text) < MIN_SENTENCE_CHARS:
+            if (hit.source, s.start) in seen or not answer_like(s.text, doc, s.start):
                 continue
             seen.add((hit.source, s.start))
             spans.append((i, hit, s))

@@ -28,6 +28,7 @@ class Hit:
     score: float
     dense_score: float | None
     lexical_score: float | None
+    section: str = ""  # heading path of the passage: "Data Types › Integer Overflow"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,7 +89,7 @@ def fuse(
     best = sorted(fused, key=lambda i: (-fused[i], -dense_s.get(i, -1.0), -lex_s.get(i, 0.0), i))[:k]
     return [
         Hit(i, chunks[i].source, chunks[i].text, chunks[i].start, chunks[i].end, chunks[i].page,
-            fused[i], dense_s.get(i), lex_s.get(i))
+            fused[i], dense_s.get(i), lex_s.get(i), chunks[i].section)
         for i in best
     ]
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from index.chunking import Chunk
-from index.documents import Document
+from index.documents import Document, blocks_from_json, blocks_to_json
 from index.errors import IndexMismatchError, IndexNotFoundError, StoreError
 from index.lexical import BM25
 from index.manifest import Manifest
@@ -129,7 +129,7 @@ class FaissStore:
     def search_lexical(self, query: str, k: int) -> list[tuple[Chunk, float]]:
         with self._lock:
             if self._bm25 is None:
-                self._bm25 = BM25([c.text for c in self._chunks])
+                self._bm25 = BM25([c.context for c in self._chunks])
             positions, scores = self._bm25.search(query, k)
             return [(self._chunks[i], float(s)) for i, s in zip(positions, scores, strict=True)]
 
@@ -137,7 +137,7 @@ class FaissStore:
         """The BM25 model (for idf look-ups by the answer extractor)."""
         with self._lock:
             if self._bm25 is None:
-                self._bm25 = BM25([c.text for c in self._chunks])
+                self._bm25 = BM25([c.context for c in self._chunks])
             return self._bm25
 
     # ---- writing -------------------------------------------------------------------------------
@@ -206,7 +206,8 @@ class FaissStore:
             staging.mkdir()
             _write_jsonl(staging / "documents.jsonl", (_doc_to_json(d) for d in docs.values()))
             _write_jsonl(staging / "chunks.jsonl", (
-                {"id": c.id, "source": c.source, "start": c.start, "end": c.end, "page": c.page} for c in chunks
+                {"id": c.id, "source": c.source, "start": c.start, "end": c.end, "page": c.page, "section": c.section}
+                for c in chunks
             ))
             faiss.write_index(index, str(staging / "vectors.faiss"))
             _write_text(staging / "manifest.json", json.dumps(manifest.to_json(), indent=1, sort_keys=True))
@@ -241,13 +242,15 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 def _chunk_from_json(c: dict[str, Any], docs: dict[str, Document]) -> Chunk:
     doc = docs[c["source"]]
-    return Chunk(c["id"], c["source"], doc.text[c["start"]:c["end"]], c["start"], c["end"], c.get("page"))
+    return Chunk(c["id"], c["source"], doc.text[c["start"]:c["end"]], c["start"], c["end"], c.get("page"),
+                 c.get("section", ""))
 
 
 def _doc_to_json(d: Document) -> dict[str, Any]:
     return {"source": d.source, "text": d.text, "content_hash": d.content_hash, "title": d.title,
-            "pages": list(d.pages)}
+            "pages": list(d.pages), "blocks": blocks_to_json(d.blocks)}
 
 
 def _doc_from_json(d: dict[str, Any]) -> Document:
-    return Document(d["source"], d["text"], d["content_hash"], d.get("title", ""), tuple(d.get("pages", ())))
+    return Document(d["source"], d["text"], d["content_hash"], d.get("title", ""), tuple(d.get("pages", ())),
+                    blocks_from_json(d.get("blocks", ())))

@@ -2,8 +2,8 @@
 
 Tables (created on first use by numbered migrations, recorded in `seedrag_migrations`)::
 
-    seedrag_documents  source (pk), text, content_hash, title, pages int[]
-    seedrag_chunks     id (pk), source (fk, on delete cascade), text, start, "end", page,
+    seedrag_documents  source (pk), text, content_hash, title, pages int[], blocks jsonb (the block map)
+    seedrag_chunks     id (pk), source (fk, on delete cascade), text, start, "end", page, section,
                        embedding vector(dim) + HNSW index (vector_ip_ops),
                        terms text[] (the chunk's distinct BM25 terms) + GIN index, counts int[] (each
                        term's count), length (number of terms)
@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from index.chunking import Chunk
-from index.documents import Document
+from index.documents import Document, blocks_from_json, blocks_to_json
 from index.errors import IndexMismatchError, IndexNotFoundError, StoreError
 from index.lexical import K1, B, idf, terms
 from index.manifest import Manifest
@@ -86,6 +86,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE seedrag_manifest ADD COLUMN terms bigint NOT NULL DEFAULT 0;
     TRUNCATE seedrag_terms;
     """,
+    # 4: block maps of documents and heading paths of chunks (older rows: none, until re-indexed)
+    """
+    ALTER TABLE seedrag_documents ADD COLUMN blocks jsonb NOT NULL DEFAULT '[]';
+    ALTER TABLE seedrag_chunks ADD COLUMN section text NOT NULL DEFAULT '';
+    """,
 )
 
 _QUERY_TERMS = """
@@ -96,7 +101,7 @@ WHERE t.lexeme = ANY(%s)
 # BM25 (Lucene): sum over query terms of weight * tf / (tf + k1 * (1 - b + b * length / mean length))
 _LEXICAL_SQL = """
 WITH q AS MATERIALIZED (SELECT * FROM unnest(%(terms)s::text[], %(weight)s::float8[]) AS q (lexeme, weight))
-SELECT c.id, c.source, c.text, c.start, c."end", c.page,
+SELECT c.id, c.source, c.text, c.start, c."end", c.page, c.section,
        (SELECT sum(q.weight * t.tf / (t.tf + %(k1)s * (1 - %(b)s + %(b)s * c.length / %(mean)s)))
         FROM q CROSS JOIN LATERAL (SELECT c.counts[array_position(c.terms, q.lexeme)]::float8 AS tf) AS t
         WHERE t.tf IS NOT NULL) AS score
@@ -277,10 +282,10 @@ class PostgresStore:
         if self._fresh:
             return None
         row = self._read(lambda c: c.execute(
-            "SELECT source, text, content_hash, title, pages FROM seedrag_documents WHERE source = %s",
+            "SELECT source, text, content_hash, title, pages, blocks FROM seedrag_documents WHERE source = %s",
             (source,),
         ).fetchone())
-        return None if row is None else Document(row[0], row[1], row[2], row[3], tuple(row[4]))
+        return None if row is None else Document(*row[:4], tuple(row[4]), blocks_from_json(row[5]))
 
     def sources(self) -> list[str]:
         if self._fresh:
@@ -305,10 +310,10 @@ class PostgresStore:
                              "set_config('hnsw.iterative_scan', 'strict_order', false)", (str(ef),))
                 self._ef_search = ef
             rows = conn.execute(
-                'SELECT id, source, text, start, "end", page, -(embedding <#> %s) FROM seedrag_chunks '
+                'SELECT id, source, text, start, "end", page, section, -(embedding <#> %s) FROM seedrag_chunks '
                 "ORDER BY embedding <#> %s LIMIT %s", (query, query, k),
             ).fetchall()
-            return [(Chunk(*r[:6]), float(r[6])) for r in rows]
+            return [(Chunk(*r[:7]), float(r[7])) for r in rows]
 
         return self._read(run)
 
@@ -345,12 +350,12 @@ class PostgresStore:
                     common += 1
                 if common:
                     rows = conn.execute(_LEXICAL_SQL, {**params, "any": names[common:]}).fetchall()
-                    if len(rows) == k and rows[-1][6] > bound:
+                    if len(rows) == k and rows[-1][7] > bound:
                         return rows  # type: ignore[no-any-return]
                 return conn.execute(_LEXICAL_SQL, {**params, "any": names}).fetchall()
 
         rows = self._read(run)
-        return [(Chunk(*r[:6]), float(r[6])) for r in rows if r[6] is not None and r[6] > 0]
+        return [(Chunk(*r[:7]), float(r[7])) for r in rows if r[7] is not None and r[7] > 0]
 
     def lexical_model(self) -> _TermStats:
         """Document frequencies for the answer extractor's idf look-ups (one small query per new term)."""
@@ -368,8 +373,10 @@ class PostgresStore:
                     f"{u.document.source}: vectors have {vectors.shape[-1]} dimensions, the manifest says "
                     f"{manifest.dimension}. Re-index: seedrag index --rebuild"
                 )
-            rows.extend((c.id, c.source, c.text, c.start, c.end, c.page, v, *term_counts(c.text))
+            rows.extend((c.id, c.source, c.text, c.start, c.end, c.page, c.section, v, *term_counts(c.context))
                         for c, v in zip(u.chunks, vectors, strict=True))
+        from psycopg.types.json import Jsonb
+
         docs = [u.document for u in upserts]
         replaced = sorted(set(removals) | {d.source for d in docs})
         with self._transaction() as conn:
@@ -385,13 +392,14 @@ class PostgresStore:
             with conn.cursor() as cur:
                 if docs:
                     cur.executemany(
-                        "INSERT INTO seedrag_documents (source, text, content_hash, title, pages) "
-                        "VALUES (%s, %s, %s, %s, %s)",
-                        [(d.source, d.text, d.content_hash, d.title, list(d.pages)) for d in docs])
-                with cur.copy('COPY seedrag_chunks (id, source, text, start, "end", page, embedding, terms, counts, '
-                              'length) FROM STDIN (FORMAT BINARY)') as copy:
-                    copy.set_types(["text", "text", "text", "int4", "int4", "int4", "vector", "text[]", "int4[]",
-                                    "int4"])
+                        "INSERT INTO seedrag_documents (source, text, content_hash, title, pages, blocks) "
+                        "VALUES (%s, %s, %s, %s, %s, %s)",
+                        [(d.source, d.text, d.content_hash, d.title, list(d.pages), Jsonb(blocks_to_json(d.blocks)))
+                         for d in docs])
+                with cur.copy('COPY seedrag_chunks (id, source, text, start, "end", page, section, embedding, terms, '
+                              'counts, length) FROM STDIN (FORMAT BINARY)') as copy:
+                    copy.set_types(["text", "text", "text", "int4", "int4", "int4", "text", "vector", "text[]",
+                                    "int4[]", "int4"])
                     for row in rows:
                         copy.write_row(row)
             if bulk and manifest.dimension <= HNSW_MAX_DIM:
@@ -405,7 +413,6 @@ class PostgresStore:
                              "DO UPDATE SET df = seedrag_terms.df + excluded.df", ([d.source for d in docs],))
             files = dict(conn.execute("SELECT source, content_hash FROM seedrag_documents").fetchall())
             written = Manifest(**{**manifest.to_json(), "files": files})
-            from psycopg.types.json import Jsonb
 
             conn.execute("UPDATE seedrag_manifest SET manifest = %s, version = version + 1, "
                          "chunks = (SELECT count(*) FROM seedrag_chunks), "
@@ -437,7 +444,7 @@ class PostgresStore:
 
 def _backfill_terms(conn: Any) -> None:
     """Migration 3 on an index that has chunks: compute their terms here (PostgreSQL cannot run our tokenizer)."""
-    rows = conn.execute("SELECT id, text FROM seedrag_chunks").fetchall()
+    rows = conn.execute("SELECT id, text FROM seedrag_chunks").fetchall()  # (no sections before migration 4)
     if not rows:
         return
     with conn.cursor() as cur:
