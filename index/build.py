@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 
 from index.chunking import check_chunk_settings, chunk_document
-from index.documents import LOADERS_VERSION, SUPPORTED_SUFFIXES, Document, content_hash, load_document, unsupported_message
+from index.documents import (
+    LOADERS_VERSION,
+    SUPPORTED_SUFFIXES,
+    Document,
+    content_hash,
+    load_document,
+    unsupported_message,
+)
 from index.embedding import Embedder
 from index.errors import ConfigError, DocumentError, IndexMismatchError
 from index.manifest import Manifest
@@ -165,7 +172,7 @@ def _embed(
     docs: list[tuple[Document, bool]], embedder: Embedder, size: int, overlap: int, progress: Progress | None
 ) -> list[StoredDocument]:
     chunked = [(d, chunk_document(d, size, overlap, embedder.fits)) for d, _ in docs]
-    texts = [c.context for _, chunks in chunked for c in chunks]
+    texts = [c.text for _, chunks in chunked for c in chunks]
     vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32) if texts else None
     for at in range(0, len(texts), EMBED_BATCH):
         batch = texts[at:at + EMBED_BATCH]

@@ -5,9 +5,9 @@ up to `overlap_tokens` of trailing sentences. A heading starts a new chunk once 
 third full, so a section's text is not glued under the previous section's chunk. A sentence longer than
 a chunk is cut at token boundaries. Finally every chunk must fit the embedding model's own limit
 (`fits`): one that does not is split again, never silently truncated.
-Invariant: `document.text[c.start:c.end] == c.text`. Each chunk carries its heading path (`section`):
-the text that is embedded and searched is that path above the chunk (`Chunk.context`), measured on the
-real-documents benchmark (README).
+Invariant: `document.text[c.start:c.end] == c.text`. Each chunk carries its heading path (`section`),
+shown with citations. The path is not embedded or indexed with the chunk: measured, that changed nothing
+on the real-documents dev set and cost one seed question (README, "Real documents").
 """
 
 from __future__ import annotations
@@ -34,11 +34,6 @@ class Chunk:
     page: int | None = None
     section: str = ""  # heading path over the chunk's first line: "Data Types › Integer Overflow"
 
-    @property
-    def context(self) -> str:
-        """What is embedded and indexed for BM25: the heading path, then the text."""
-        return f"{self.section}\n\n{self.text}" if self.section else self.text
-
 
 def chunk_id(source: str, start: int, end: int, text: str) -> str:
     return hashlib.sha256(f"{source}\x00{start}\x00{end}\x00{text}".encode()).hexdigest()[:24]
@@ -63,7 +58,8 @@ def chunk_text(
 ) -> list[tuple[int, int]]:
     """Return `(start, end)` spans of `text`, each one a chunk.
 
-    `heading_starts`: offsets where headings begin (a chunk prefers to start there). `fits` answers, for a batch of texts, whether each fits the embedding model (default: all fit).
+    `heading_starts`: offsets where headings begin (a chunk prefers to start there). `fits` answers, for a
+    batch of texts, whether each fits the embedding model (default: all fit).
 
     >>> chunk_text("One. Two. Three.", chunk_tokens=16, overlap_tokens=0)
     [(0, 16)]
@@ -84,9 +80,6 @@ def chunk_document(
 ) -> list[Chunk]:
     """Chunk a document; each chunk carries its source, offsets, (PDF) page and heading path."""
     headings = [b.start for b in doc.blocks if b.kind == "heading"]
-    if fits is not None and headings:  # what is embedded has the heading path above it: leave room for the longest
-        prefix = max((doc.section_at(h) for h in headings), key=len) + "\n\n"
-        fits = _with_prefix(fits, prefix)
     return [
         Chunk(
             id=chunk_id(doc.source, start, end, doc.text[start:end]),
@@ -99,10 +92,6 @@ def chunk_document(
         )
         for start, end in chunk_text(doc.text, chunk_tokens, overlap_tokens, fits, headings)
     ]
-
-
-def _with_prefix(fits: Callable[[Sequence[str]], list[bool]], prefix: str) -> Callable[[Sequence[str]], list[bool]]:
-    return lambda texts: fits([prefix + t for t in texts])
 
 
 def _section(doc: Document, start: int, end: int) -> str:

@@ -5,8 +5,10 @@ layout, not language:
 
 - a blank line ends a block (every loader separates blocks, headings, list items and table rows with one);
 - inside a block, a line break is a soft wrap, except before a list item, before a line indented deeper
-  (code, a nested item), around a rule line (`=====`), and after a line that stands alone: one that does
-  not end a sentence, is clearly shorter than the block's wrap width (80th percentile of its lines), and is followed by a capital or a
+  (code, a nested item), around a rule line (`=====`), after a colon above a short line (a list, table or
+  code follows), and after a line that stands alone: one that does
+  not end a sentence, is clearly shorter than the block's wrap width (80th percentile of its lines), and
+  is followed by a capital or a
   digit (a title above a paragraph, the last line of a paragraph in a file without blank lines).
 
 Offsets index the original text: a sentence's text may hold the original newline (displays collapse it).
@@ -85,6 +87,8 @@ def hard_break(line: str, following: str, width: int) -> bool:
     if _indent(following) >= _indent(line) + 4:
         return True
     body, nxt = line.strip(), following.lstrip()
+    if body.endswith(":") and len(nxt.rstrip()) < SHORT_LINE * width:
+        return True  # "...in this format:" above a short line: a list, a table or code follows
     if _ENDS_SENTENCE.search(body):
         return False  # the sentence splitter decides
     return len(body) < SHORT_LINE * width and (nxt[:1].isupper() or nxt[:1].isdigit())

@@ -136,8 +136,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     print(answer.text)
     for c in answer.citations:
-        where = f"{c.source}:{c.start}-{c.end}" + (f" (page {c.page})" if c.page else "")
-        print(f"  [{c.n}] {where}: \"{c.quote}\"")
+        where = (f"{c.source}:{c.start}-{c.end}" + (f" (page {c.page})" if c.page else "")
+                 + (f" § {c.section}" if c.section else ""))
+        print(f"  [{c.n}] {where}: \"{' '.join(c.quote.split())}\"")
+    if answer.confidence is not None and not answer.refused:
+        print(f"  confidence {answer.confidence:.2f}")
     for note in answer.notes:
         print(f"seedrag: note: {note}", file=sys.stderr)
     if answer.unsupported:

@@ -19,6 +19,7 @@ from index.stores import Store, open_store
 from rag.citations import Citation, verified
 from rag.extract import Candidate, candidates
 from rag.refusal import REFUSAL_TEXT, default_threshold, should_refuse
+from rag.rerank import Reranker
 from rag.retrieve import Hit, Retriever
 from rag.settings import Settings
 
@@ -35,8 +36,11 @@ class Answer:
     refused: bool
     citations: tuple[Citation, ...]
     passages: tuple[Hit, ...]
-    support: float | None = None          # evidence score of the answer (compared with the threshold)
+    support: float | None = None          # evidence score of the answer (compared with the threshold): the
+    #                                       probability of rag.evidence with the reranker, else the support score
     threshold: float | None = None
+    confidence: float | None = None       # P(the answer is right) from rag.evidence (None without the reranker)
+    section: str = ""                     # heading path of the cited sentence
     mode: str = "extractive"             # or "llm:<generator name>"
     standalone_question: str | None = None  # the question actually searched (follow-ups rewritten)
     dropped_citations: int = 0            # citations that failed verification and were removed
@@ -60,6 +64,7 @@ class Answer:
             "standalone_question": self.standalone_question or self.question,
             "support": self.support,
             "threshold": self.threshold,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
             "mode": self.mode,
             "dropped_citations": self.dropped_citations,
             "seconds": round(self.seconds, 4),
@@ -80,11 +85,17 @@ class RAG:
     """
 
     def __init__(self, store: Store, embedder: Embedder | None = None, settings: Settings | None = None,
-                 generator: Generator | None = None) -> None:
+                 generator: Generator | None = None, reranker: Reranker | None | str = "settings") -> None:
+        """`reranker`: a `rag.rerank.Reranker`, None for none, or (default) the one `settings.reranker` names."""
         self.settings = settings or Settings()
         self.store = store
         self.embedder = embedder or SentenceTransformerEmbedder(self.settings.embedding_model)
         self.generator = generator  # None: extractive answers only
+        if isinstance(reranker, str):
+            from rag.rerank import create_reranker
+
+            reranker = None if self.settings.reranker == "none" else create_reranker(self.settings.reranker)
+        self.reranker = reranker
         manifest = store.manifest()
         if manifest is not None:
             manifest.check_compatible(self.embedder.name)
@@ -184,7 +195,8 @@ class RAG:
         hits, ranked = self._candidates(searched, k)
         threshold = self.threshold
         best = ranked[0] if ranked else None
-        refused = should_refuse(best.support if best else None, threshold)
+        score = _gate_score(best)
+        refused = should_refuse(score, threshold)
         citations: tuple[Citation, ...] = ()
         dropped = 0
         text = REFUSAL_TEXT
@@ -193,12 +205,13 @@ class RAG:
             dropped = len(lost)
             if kept:
                 citations = tuple(kept)
-                text = f"{best.text} [1]"
+                text = f"{' '.join(best.text.split())} [1]"  # a hard-wrapped quote reads as one line
             else:
                 refused = True
         answer = Answer(
             question=question, text=text, refused=refused, citations=citations, passages=tuple(hits),
-            support=best.support if best else None, threshold=threshold,
+            support=score, threshold=threshold, confidence=best.probability if best else None,
+            section=citations[0].section if citations else "",
             standalone_question=searched if searched != question else None,
             dropped_citations=dropped, seconds=time.perf_counter() - started,
         )
@@ -231,8 +244,13 @@ class RAG:
     def _candidates(self, searched: str, k: int) -> tuple[list[Hit], list[Candidate]]:
         vector = self.embedder.embed_queries([searched])[0]
         hits = self.retriever.retrieve(searched, k, query_vector=vector)
-        return hits, candidates(searched, hits, self.embedder, self._idf_fn(), query_vector=vector,
-                                document=self.store.document)
+        ranked = candidates(searched, hits, self.embedder, self._idf_fn(), query_vector=vector,
+                            document=self.store.document)
+        if self.reranker is not None:
+            from rag.evidence import rank
+
+            ranked = rank(searched, ranked, self.reranker)
+        return hits, ranked
 
     def _with_llm(self, extractive: Answer, generated: GeneratedAnswer, started: float) -> Answer:
         """The LLM's checked answer; or, when it was rejected, the extractive answer or a refusal."""
@@ -271,7 +289,13 @@ class RAG:
             return self.settings.refusal_threshold
         manifest = self.store.manifest()
         recorded = manifest.extra.get("refusal_threshold") if manifest else None
-        return float(recorded) if recorded is not None else default_threshold()
+        if recorded is not None:
+            return float(recorded)
+        if self.reranker is not None:
+            from rag.evidence import shipped
+
+            return shipped().threshold
+        return default_threshold()
 
     # ---- helpers ----------------------------------------------------------------------------------
     def _cite(self, n: int, c: Candidate) -> Citation:
@@ -299,6 +323,14 @@ class RAG:
         if model is None:
             return lambda term: 1.0
         return model().idf  # type: ignore[no-any-return]
+
+
+def _gate_score(best: Candidate | None) -> float | None:
+    """What the refusal gate compares with the threshold: the evidence probability when the sentence was
+    reranked, else its support."""
+    if best is None:
+        return None
+    return best.probability if best.probability is not None else best.support
 
 
 def _check_text(value: object, name: str) -> str:

@@ -74,6 +74,8 @@ class Candidate:
     lexical: float
     fits: bool
     support: float
+    ce: float | None = None  # cross-encoder logit (rag.evidence), for the sentences it scored
+    probability: float | None = None  # P(this sentence answers correctly), from rag.evidence
 
 
 def expected_type(question: str) -> str | None:

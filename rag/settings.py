@@ -40,7 +40,8 @@ class Settings:
     k: int = 5                           # passages retrieved per question
     fusion: str = "mix"                  # "mix" (min-max normalised scores), "rrf" (reciprocal rank), "weighted"
     dense_weight: float = 0.5            # the dense share for fusion="mix" / "weighted"
-    refusal_threshold: float | None = None  # None: the calibrated value (rag/calibration.json)
+    refusal_threshold: float | None = None  # None: the calibrated value (rag/evidence.json, or calibration.json)
+    reranker: str = "cross-encoder"      # scores answer sentences (rag.evidence); "none": support score only
     llm: str | None = None               # generator name (None = extractive answers): see `seedrag llm list`
     llm_model: str | None = None         # llama-cpp: a .gguf path; openai: the model id (None = the server's first)
     llm_base_url: str | None = None      # openai: e.g. http://127.0.0.1:8000/v1

@@ -306,7 +306,8 @@ def router(rag: Any, lock: threading.Lock | None = None) -> APIRouter:
         return {**info(source), "text": doc.text, "pages": list(doc.pages)}
 
     @r.post("/documents", response_model=UploadReport, responses=_errors(413, 415, 422, 503))
-    def upload(files: Annotated[list[UploadFile], File(description="one or more .txt/.md/.html/.pdf files")]) -> Any:
+    def upload(files: Annotated[list[UploadFile], File(description="one or more documents (.txt .md .html "
+                                                                    ".pdf .docx .epub .csv ...)")]) -> Any:
         """Save files into the documents folder and index them (only new or changed files are embedded).
 
         Every file is checked first (name, type, size, readable text); if one fails, none is saved."""

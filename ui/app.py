@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from index.documents import SUPPORTED_SUFFIXES
 from ui.feedback import record
 from ui.library import UploadRejected, add_files, remove_document
 from ui.render import answer_markdown, document_html, sources_html
@@ -140,8 +141,8 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
                 with gr.Accordion("Retrieved passages", open=False):
                     sources = gr.HTML(elem_id="seedrag-sources")
         with gr.Tab("Documents"):
-            files = gr.File(label="Add documents (.txt .md .html .pdf)", file_count="multiple", type="filepath",
-                            file_types=[".txt", ".md", ".markdown", ".html", ".htm", ".pdf"],
+            files = gr.File(label=f"Add documents ({' '.join(SUPPORTED_SUFFIXES)})", file_count="multiple",
+                            type="filepath", file_types=list(SUPPORTED_SUFFIXES),
                             elem_id="seedrag-upload")
             upload_status = gr.Markdown(elem_id="seedrag-upload-status")
             listing = gr.Markdown(library()[0], elem_id="seedrag-documents")

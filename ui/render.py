@@ -23,9 +23,14 @@ def answer_markdown(answer: Any) -> str:
         return f"**Not in the documents.** {escape(answer.text)}" + (
             f"\n\n<small>{escape(fallback)}: {escape(why)}</small>" if fallback else "")
     lines = [escape(answer.text), ""]
+    confidence = getattr(answer, "confidence", None)
+    if confidence is not None:
+        lines = [escape(answer.text), f"<small>confidence {confidence:.2f}</small>", ""]
     for c in answer.citations:
         page = f", page {c.page}" if c.page else ""
-        lines.append(f"[{c.n}] *{escape(c.source)}{page}, characters {c.start}–{c.end}*: “{escape(c.quote)}”")
+        section = f" § {escape(c.section)}" if getattr(c, "section", "") else ""
+        quote = escape(" ".join(c.quote.split()))  # a hard-wrapped quote shown on one line
+        lines.append(f"[{c.n}] *{escape(c.source)}{page}{section}, characters {c.start}–{c.end}*: “{quote}”")
     for sentence in getattr(answer, "unsupported", ()) or ():
         lines.append(f"\n<small>⚠ removed, not supported by the passages: {escape(sentence)}</small>")
     for note in getattr(answer, "notes", ()) or ():

@@ -1,7 +1,9 @@
-"""Calibrate the refusal threshold: answer when the best sentence's support >= threshold, else refuse.
+"""Calibrate the refusal threshold: answer when the best sentence's score >= threshold, else refuse.
 
-Scores are `RAG.ask(q).support` (the engine's own value, with the current `rag.extract` weights) on
+Scores are `RAG.ask(q).support` (the engine's own gate value: the evidence probability of `rag.evidence`
+with the reranker on, the support score of `rag.extract` with `reranker="none"`) on
 - the project's seed set (every question: answerable and unanswerable), index = `seeds/`;
+- the dev split of the real-documents benchmark (`eval.suites.docs`; skipped when its files are missing);
 - a deterministic sample of SQuAD 2.0 dev (default 300 answerable + 300 unanswerable; `full` every
   question), open-corpus retrieval over an index of all 1,204 v2.0 paragraphs (`quick`, a smoke test:
   40 + 40 from the first QUICK_ARTICLES articles over their paragraphs only).
@@ -9,7 +11,8 @@ The threshold maximises the mean of the two balanced accuracies, each
 (answered rate on answerable + refused rate on unanswerable) / 2.
 
 `python -m eval.suites.calibrate [--quick] [--write]` (or `seedrag eval calibrate`) runs it; only `--write`
-(or `run(..., write=True)`) rewrites `rag/calibration.json`.
+(or `run(..., write=True)`) rewrites the threshold: in `rag/evidence.json` with the reranker on, in
+`rag/calibration.json` with it off.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from eval.report import Report
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "seeds"
 CALIBRATION_FILE = ROOT / "rag" / "calibration.json"
+EVIDENCE_FILE = ROOT / "rag" / "evidence.json"
 DEFAULT_OUT = Path("eval/out/calibrate")  # run_suite's folder for this suite
 SAMPLE = {"default": 300, "quick": 40}  # squad2.held_out keeps the default sample out of its test sample
 SAMPLE_SEED = 2024
@@ -84,6 +88,22 @@ def collect(rag: Any, questions: Sequence[tuple[str, str, bool]]) -> list[dict[s
                      "support": None if answer.support is None else round(float(answer.support), 6),
                      "question": question, "answer": answer.text, "ask_s": time.perf_counter() - t})
     return rows
+
+
+def _docs_dev(settings: Any, tmp: str, embedder: Any, quick: bool) -> list[dict[str, Any]]:
+    """The real-documents dev questions over an index of all the benchmark's installed files ([] if none)."""
+    from eval.scratch import scratch_index
+    from eval.suites import docs
+
+    folder = Path(tmp) / "docs-corpus"
+    folder.mkdir()
+    names, _ = docs.materialise([f for f in docs.corpus() if f.quick or not quick], folder)
+    questions = [q for q in docs.load_questions() if q.split == "dev" and q.file in names]
+    if not questions:
+        return []
+    with scratch_index(settings, "calibrate_docs", tmp) as scratch:
+        rag, _ = scratch.build([folder], embedder)
+        return collect(rag, [(q.id, q.question, q.answerable) for q in questions])
 
 
 def _score(row: dict[str, Any]) -> float:
@@ -187,6 +207,8 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
             seed_rows = collect(rag, [(q.id, q.question, q.answerable) for q in load_questions()])
         timings["seed_seconds (build + ask)"] = time.perf_counter() - t
 
+        docs_rows = _docs_dev(settings, tmp, embedder or rag.embedder, quick)
+
         t = time.perf_counter()
         articles = QUICK_ARTICLES if quick else None
         docs = write_paragraphs(Path(tmp) / "squad-v2.0-paragraphs", articles)
@@ -198,7 +220,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
             squad_rows = collect(rag, [(q.id, q.question, q.answerable) for q in sample])
         timings["squad2_ask_seconds"] = time.perf_counter() - t
 
-    sets = {"seed": seed_rows, "squad2": squad_rows}
+    sets = {"seed": seed_rows, "squad2": squad_rows, **({"docs_dev": docs_rows} if docs_rows else {})}
     data = {name: ([_score(r) for r in rows], [r["answerable"] for r in rows]) for name, rows in sets.items()}
     threshold, objective = choose_threshold(data)
     per_set = {name: rates(rows, threshold) for name, rows in sets.items()}
@@ -212,19 +234,26 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
                           "refused_rate_unanswerable": refused, "balanced_accuracy": (answered + refused) / 2})
 
     weights = {"W_DENSE": extract.W_DENSE, "W_LEXICAL": extract.W_LEXICAL, "TYPE_PENALTY": extract.TYPE_PENALTY}
+    reranked = settings.reranker != "none"
     record = {
         "threshold": threshold,
         "method": (f"Maximises the mean of the balanced accuracies (answered rate on answerable + refused rate on "
-                   f"unanswerable, halved) on the seed question set ({len(seed_rows)} questions) and "
-                   f"{len(squad_rows)} SQuAD 2.0 dev questions (open retrieval over all 1,204 paragraphs), "
-                   f"scoring RAG.ask(q).support; refuse when support < threshold."),
+                   f"unanswerable, halved) on the seed question set ({len(seed_rows)} questions), "
+                   f"{len(squad_rows)} SQuAD 2.0 dev questions (open retrieval over all 1,204 paragraphs)"
+                   + (f" and the real-documents dev split ({len(docs_rows)} questions)" if docs_rows else "")
+                   + ", scoring RAG.ask(q).support (" + ("the evidence probability" if reranked else "the support")
+                   + "); refuse when it is < threshold."),
         "date": time.strftime("%Y-%m-%d"),
         "objective_mean_balanced_accuracy": round(objective, 4),
         "scoring": {**weights, "embedding_model": settings.embedding_model, "k": settings.k,
                     "fusion": settings.fusion, "chunk_tokens": settings.chunk_tokens},
         "datasets": per_set,
     }
-    if write:
+    if write and reranked:
+        evidence = json.loads(EVIDENCE_FILE.read_text(encoding="utf-8"))
+        evidence.update(threshold=threshold, calibration=record)
+        EVIDENCE_FILE.write_text(json.dumps(evidence, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    elif write:
         CALIBRATION_FILE.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
     summary: dict[str, Any] = {"threshold": threshold, "mean_balanced_accuracy": objective}
@@ -232,7 +261,8 @@ def run(settings: Any, quick: bool = False, full: bool = False, write: bool = Fa
         for key in ("answered_rate_answerable", "refused_rate_unanswerable", "balanced_accuracy",
                     "n_answerable", "n_unanswerable"):
             summary[f"{name}.{key}"] = r[key]
-    summary.update({**{k: float(v) for k, v in weights.items()}, "written": str(CALIBRATION_FILE) if write else "no",
+    written = str(EVIDENCE_FILE if reranked else CALIBRATION_FILE) if write else "no"
+    summary.update({**{k: float(v) for k, v in weights.items()}, "written": written,
                     **timings, "total_seconds": time.perf_counter() - started,
                     "squad2 build_chunks_per_s (embedding)":
                         build.embedded / build.embed_seconds if build.embedded else None})

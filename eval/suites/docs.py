@@ -114,7 +114,8 @@ def structural(doc: Document, start: int, quote: str) -> bool:
 
 def _flat(text: str) -> tuple[str, list[int]]:
     """Whitespace collapsed to single spaces, with each character's offset in `text`."""
-    chars, where = [], []
+    chars: list[str] = []
+    where: list[int] = []
     for m in re.finditer(r"\S+", text):
         if chars:
             chars.append(" ")
@@ -205,11 +206,12 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
         rag.warm_up()
         rows = evaluate(rag, questions)
         shutil.rmtree(folder, ignore_errors=True)
+    seconds = max(report.embed_seconds, 1e-9)
     summary: dict[str, Any] = {
         "mode": rag.mode, "files (indexed / skipped)": f"{len(names)} / {len(skipped)}", "chunks": report.chunks,
         "index build seconds (model load included)": build_s,
         "ingest documents/s, chunks/s (chunking + embedding)":
-            f"{len(names) / max(report.embed_seconds, 1e-9):.2f}, {report.embedded / max(report.embed_seconds, 1e-9):.1f}",
+            f"{len(names) / seconds:.2f}, {report.embedded / seconds:.1f}",
     }
     tables: dict[str, list[dict[str, Any]]] = {}
     for split in ("dev", "test"):

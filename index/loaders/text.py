@@ -2,7 +2,8 @@
 
 The text is kept exactly as written (hard wraps included); blocks are the runs that `index.sentences`
 does not let a sentence cross. A run of one short line that does not end a sentence is a heading (level 1
-for the first line of the file or a `====` underline, else 2, or as deep as its numbering: "2.3 Title"); a run that starts with a list marker is a
+for the first line of the file or a `====` underline, else 2, or as deep as its numbering: "2.3 Title");
+a run that starts with a list marker is a
 list item; a run indented deeper than the file's body text is code.
 """
 

@@ -129,7 +129,7 @@ class FaissStore:
     def search_lexical(self, query: str, k: int) -> list[tuple[Chunk, float]]:
         with self._lock:
             if self._bm25 is None:
-                self._bm25 = BM25([c.context for c in self._chunks])
+                self._bm25 = BM25([c.text for c in self._chunks])
             positions, scores = self._bm25.search(query, k)
             return [(self._chunks[i], float(s)) for i, s in zip(positions, scores, strict=True)]
 
@@ -137,7 +137,7 @@ class FaissStore:
         """The BM25 model (for idf look-ups by the answer extractor)."""
         with self._lock:
             if self._bm25 is None:
-                self._bm25 = BM25([c.context for c in self._chunks])
+                self._bm25 = BM25([c.text for c in self._chunks])
             return self._bm25
 
     # ---- writing -------------------------------------------------------------------------------

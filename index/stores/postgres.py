@@ -285,7 +285,9 @@ class PostgresStore:
             "SELECT source, text, content_hash, title, pages, blocks FROM seedrag_documents WHERE source = %s",
             (source,),
         ).fetchone())
-        return None if row is None else Document(*row[:4], tuple(row[4]), blocks_from_json(row[5]))
+        if row is None:
+            return None
+        return Document(row[0], row[1], row[2], row[3], tuple(row[4]), blocks_from_json(row[5]))
 
     def sources(self) -> list[str]:
         if self._fresh:
@@ -373,7 +375,7 @@ class PostgresStore:
                     f"{u.document.source}: vectors have {vectors.shape[-1]} dimensions, the manifest says "
                     f"{manifest.dimension}. Re-index: seedrag index --rebuild"
                 )
-            rows.extend((c.id, c.source, c.text, c.start, c.end, c.page, c.section, v, *term_counts(c.context))
+            rows.extend((c.id, c.source, c.text, c.start, c.end, c.page, c.section, v, *term_counts(c.text))
                         for c, v in zip(u.chunks, vectors, strict=True))
         from psycopg.types.json import Jsonb
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -281,3 +282,24 @@ def test_calibrate_quick_picks_a_threshold_without_writing(cached_embedder, sett
     assert (tmp_path / calibrate.PLOT).exists()
     for name in ("seed", "squad2"):  # like every suite: latency (and build throughput where it embedded)
         assert 0 < s[f"{name} ask_p50_ms"] <= s[f"{name} ask_p95_ms"]
+
+
+def test_eval_docs_quick_reads_real_installed_files(tmp_path, capsys):
+    from eval.suites.docs import corpus
+    from rag.cli import main
+
+    quick = [f for f in corpus() if f.quick]
+    if not any(Path(f.path).exists() for f in quick):
+        pytest.skip("none of the real-documents benchmark's quick files is installed on this machine")
+    assert main(["eval", "docs", "--quick", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "docs" / "report.json").read_text())
+    s, rows = data["summary"], data["rows"]
+    assert {r["split"] for r in rows} == {"dev", "test"} and len(rows) >= 10
+    shown = [r for r in rows if not r["refused"]]
+    assert shown and all(r["whole_sentence"] for r in shown)  # every answer a whole sentence...
+    assert not any(r["structural"] for r in shown)  # ...and never a heading, title or code line
+    assert s["dev: heading/title/code answers"] == 0
+    answerable = [r for r in rows if r["answerable"]]
+    assert sum(r["correct"] for r in answerable) / len(answerable) >= 0.4
+    unanswerable = [r for r in rows if not r["answerable"]]
+    assert sum(r["refused"] for r in unanswerable) / len(unanswerable) >= 0.5

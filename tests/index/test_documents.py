@@ -5,12 +5,16 @@ from index.errors import DocumentError
 from tests.pdfs import make_pdf
 
 
-def test_text_and_markdown_keep_the_file_text(tmp_path):
-    (tmp_path / "a.md").write_text("# Title\r\nBody line.\r\n", encoding="utf-8")
-    doc = load_document(tmp_path / "a.md", "a.md")
-    assert doc.text == "# Title\nBody line.\n"
+def test_text_keeps_the_file_text_and_markdown_its_readable_text(tmp_path):
+    (tmp_path / "a.txt").write_text("Title\r\nBody line.\r\n", encoding="utf-8")
+    doc = load_document(tmp_path / "a.txt", "a.txt")
+    assert doc.text == "Title\nBody line.\n"  # plain text to the character (line ends normalised)
     assert doc.title == "Title"
     assert doc.page_at(3) is None
+    (tmp_path / "a.md").write_text("# Title\r\nBody *line*.\r\n", encoding="utf-8")
+    doc = load_document(tmp_path / "a.md", "a.md")
+    assert doc.text == "Title\n\nBody line."  # Markdown: what a reader sees, blocks apart
+    assert doc.title == "Title"
 
 
 def test_html_keeps_visible_text_only(tmp_path):

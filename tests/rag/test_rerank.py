@@ -1,0 +1,88 @@
+"""The Reranker contract, the packaged cross-encoder, and the evidence model that uses it."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from index.errors import ConfigError
+from rag.evidence import EvidenceModel, rank, shipped
+from rag.extract import Candidate
+from rag.rerank import CrossEncoderReranker, Reranker, create_reranker, model_folder
+
+QUESTION = "What is the range of the ATACMS missile?"
+RANGE = "ATACMS is a precision-guided missile with a range of up to 190 miles (300 kilometers)."
+OTHER = "The tea was served in the garden after the rain had stopped."
+
+
+@pytest.fixture(scope="module")
+def cross_encoder() -> CrossEncoderReranker:
+    return CrossEncoderReranker()
+
+
+class TestRerankerContract:
+    """What every Reranker must do; a third-party backend can run these against its own class."""
+
+    @pytest.fixture
+    def reranker(self, cross_encoder) -> Reranker:
+        return cross_encoder
+
+    def test_is_a_reranker_with_a_name(self, reranker):
+        assert isinstance(reranker, Reranker) and reranker.name
+
+    def test_no_passages_no_scores(self, reranker):
+        assert reranker.score(QUESTION, []).shape == (0,)
+
+    def test_one_score_per_passage_in_order(self, reranker):
+        scores = reranker.score(QUESTION, [OTHER, RANGE, OTHER])
+        assert scores.shape == (3,) and scores[1] > scores[0] + 5
+        assert scores[0] == pytest.approx(scores[2], abs=0.3)
+
+    def test_a_pair_scores_alike_in_any_company(self, reranker):
+        alone = reranker.score(QUESTION, [RANGE])[0]
+        crowd = reranker.score(QUESTION, [OTHER * 3, RANGE, "Short."])[1]
+        assert alone == pytest.approx(crowd, abs=0.3)  # int8 model: padding moves logits a little (MODELS.md)
+
+
+def test_a_model_file_with_another_hash_is_refused(tmp_path):
+    folder = tmp_path / "reranker_en"
+    shutil.copytree(model_folder(), folder)
+    with open(folder / "model.onnx", "r+b") as f:
+        f.seek(1000)
+        f.write(b"tampered")
+    with pytest.raises(ConfigError, match="sha256"):
+        CrossEncoderReranker(folder).score(QUESTION, [RANGE])
+
+
+def test_unknown_reranker_names_the_known_ones():
+    with pytest.raises(ConfigError, match="Known rerankers: cross-encoder"):
+        create_reranker("colbert-xl")
+    assert isinstance(create_reranker("cross-encoder"), CrossEncoderReranker)
+
+
+def candidate(text: str, support: float, lexical: float = 0.5) -> Candidate:
+    return Candidate("a.txt", 0, len(text), text, None, 0, 0.5, lexical, True, support)
+
+
+def test_evidence_ranks_the_sentence_that_answers_first(cross_encoder):
+    # the support score prefers the off-topic sentence; the cross-encoder's evidence puts the answer first
+    ranked = rank(QUESTION, [candidate(OTHER, 0.9), candidate(RANGE, 0.5)], cross_encoder)
+    assert ranked[0].text == RANGE
+    assert ranked[0].probability > 0.5 > ranked[1].probability
+    assert ranked[0].ce is not None
+
+
+def test_only_the_best_supported_sentences_are_reranked(cross_encoder):
+    model = EvidenceModel(0.25, 2.7, -1.9, rerank=1, threshold=0.5, record={})
+    ranked = rank(QUESTION, [candidate(OTHER, 0.9), candidate(RANGE, 0.5)], cross_encoder, model)
+    assert [c.text for c in ranked] == [OTHER, RANGE] and ranked[1].probability is None
+
+
+def test_the_shipped_model_says_how_it_was_fitted():
+    model = shipped()
+    assert 0 < model.threshold < 1 and model.rerank >= 1
+    assert "calibration" in model.record["fitted_on"] and model.record["method"]
+    assert model.probability(10.0, 1.0) > model.probability(-10.0, 0.0)
+    assert np.isclose(model.probability(0.0, 0.0), 1 / (1 + np.exp(-model.intercept)))
