@@ -10,8 +10,9 @@ PIP    := $(BIN)/pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
-# llama-cpp-python (extra [llm], and [dev]) builds from source: without the multimodal part it takes ~4 min, not ~12
-export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+# llama-cpp-python (extra [llm], and [dev]) builds from source: without the multimodal part it takes ~4 min, not ~12;
+# not tuned to the build machine (GGML_NATIVE=OFF): a native build crashed in libggml-cpu on an AVX-512 machine here
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF
 LLM    ?=
 
 .PHONY: run test check install dev index serve eval clean chromium llm

@@ -1,6 +1,7 @@
 """Refusal levers on SQuAD 2.0, measured against the product's signal: `python -m eval.refusal_levers`.
 
-The product refuses when the support of its best sentence (`rag.extract`) is below the calibrated threshold.
+The product refuses when the confidence of its best sentence (`rag.evidence`; the support of `rag.extract` with
+the reranker off) is below the calibrated threshold.
 This asks whether other evidence the engine already has separates answerable from unanswerable questions
 better. One index of all 1,204 SQuAD 2.0 dev paragraphs; every question of the calibration sample
 (`eval/suites/calibrate.py`, 300 + 300) and of the held-out test sample (`eval/suites/squad2.py`, 500 + 500,
@@ -44,8 +45,8 @@ from eval.report import Report, fmt, markdown_table
 from eval.suites.calibrate import choose_threshold
 
 NEGATION = re.compile(r"\b(?:not|never|no|none|neither|nor|without|except)\b|n[’']t\b", re.I)
-FEATURES = ("support", "dense", "lexical", "fits", "second", "gap", "passage_dense", "passage_coverage",
-            "question_terms", "passage_rank", "negation")
+FEATURES = ("confidence", "ce", "support", "dense", "lexical", "fits", "second", "gap", "passage_dense",
+            "passage_coverage", "question_terms", "passage_rank", "negation")
 EVIDENCE = ("dense", "lexical", "fits", "passage_dense", "passage_coverage", "gap", "question_terms")
 L2 = 1.0  # the ridge penalty of the logistic regressions (on standardised features), as scikit-learn's C=1
 
@@ -59,8 +60,10 @@ class Lever:
 
 
 LEVERS = (
-    Lever("support (the product's signal: 0.6 dense + 0.4 lexical, x0.7 on a type mismatch)", ("support",),
-          False, "yes: the default"),
+    Lever("evidence confidence (the product's signal: cross-encoder logit + coverage, rag.evidence)",
+          ("confidence",), False, "yes: the default"),
+    Lever("support (0.6 dense + 0.4 lexical, x0.7 on a type mismatch)", ("support",),
+          False, "yes, with SEEDRAG_RERANKER=none"),
     Lever("sentence cosine alone", ("dense",), False, "no"),
     Lever("sentence lexical coverage alone", ("lexical",), False, "no"),
     Lever("passage cosine alone", ("passage_dense",), False, "no"),
@@ -85,6 +88,8 @@ def features(rag: Any, question: str) -> dict[str, float] | None:
     passage = hits[best.passage]
     q_terms = [t for t in terms(question) if t not in QUESTION_WORDS]
     return {
+        "confidence": best.probability if best.probability is not None else best.support,  # what ask() gates on
+        "ce": best.ce if best.ce is not None else 0.0,
         "support": best.support, "dense": best.dense, "lexical": best.lexical, "fits": float(best.fits),
         "second": second, "gap": best.support - second,
         "passage_dense": passage.dense_score if passage.dense_score is not None else 0.0,
@@ -192,9 +197,9 @@ def run(settings: Any, quick: bool = False, embedder: Any = None) -> Report:
         threshold = rag.threshold
     table = [evaluate(cal, test, lever) for lever in LEVERS]
     y = [r["answerable"] for r in test]
-    product = {"answered": sum(1 for r in test if r["answerable"] and r["support"] >= threshold)
+    product = {"answered": sum(1 for r in test if r["answerable"] and r["confidence"] >= threshold)
                / max(1, sum(y)),
-               "refused": sum(1 for r in test if not r["answerable"] and r["support"] < threshold)
+               "refused": sum(1 for r in test if not r["answerable"] and r["confidence"] < threshold)
                / max(1, len(y) - sum(y))}
     summary = {
         "calibration questions (answerable / unanswerable)":

@@ -27,13 +27,14 @@ from index.errors import DocumentError
 LOADERS_VERSION = "2"  # bump when a loader's output changes: the next build re-reads every file
 
 # block kinds that are structure, never the sentence that answers a question
-NOT_ANSWERS = frozenset({"heading", "code", "term"})
+NOT_ANSWERS = frozenset({"heading", "code", "term", "line"})
 
 
 @dataclass(frozen=True)
 class Block:
     """A block of a document's text: `text[start:end]`, of `kind` heading (with `level` 1-6), paragraph,
-    item (of a list), code, table (one row), term (of a definition list) or record (a CSV row)."""
+    item (of a list), code, table (one row), term (of a definition list), record (a CSV row) or line (a
+    lone short line of a PDF: a label, a table cell, code)."""
 
     start: int
     end: int

@@ -4,7 +4,7 @@ A sentence ends where the language ends it (pysbd), not where a line was wrapped
 layout, not language:
 
 - a blank line ends a block (every loader separates blocks, headings, list items and table rows with one);
-- inside a block, a line break is a soft wrap, except before a list item, before a line indented deeper
+- inside a block, a line break is a soft wrap, except before a list item or a numbered section title, before a line indented deeper
   (code, a nested item), around a rule line (`=====`), after a colon above a short line (a list, table or
   code follows), and after a line that stands alone: one that does
   not end a sentence, is clearly shorter than the block's wrap width (80th percentile of its lines), and
@@ -24,6 +24,7 @@ _BLOCK = re.compile(r"(?:[^\n]|\n(?![ \t]*\n))+")  # runs of lines without a bla
 _LINE = re.compile(r"[^\n]+")
 _LIST_MARK = re.compile(r"\s*(?:[-*+•‣◦▪]\s|\d{1,3}[.)]\s|[a-z][.)]\s|\(\w{1,3}\)\s)")
 _ENDS_SENTENCE = re.compile(r"[.!?:;,…]['\"”’)\]]*$")
+_SECTION_NUMBER = re.compile(r"\s*\d{1,2}(?:\.\d{1,2})+\.?\s+[A-Z]")
 _RULE = re.compile(r"\s*([=\-~^*#_+])\1{2,}\s*$")
 SHORT_LINE = 0.7  # a line shorter than this share of its block's longest line may stand alone
 
@@ -84,6 +85,9 @@ def hard_break(line: str, following: str, width: int) -> bool:
     """Is the line break between `line` and `following` (lines of one block) a boundary?"""
     if _RULE.match(line) or _RULE.match(following) or _LIST_MARK.match(following):
         return True
+    for title in (line, following):
+        if _SECTION_NUMBER.match(title) and len(title.strip()) < SHORT_LINE * width:
+            return True  # "1.2. What is this spec?" is a section title of its own
     if _indent(following) >= _indent(line) + 4:
         return True
     body, nxt = line.strip(), following.lstrip()

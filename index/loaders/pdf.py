@@ -10,7 +10,9 @@ a guess. Rebuilding:
   with dot leaders are dropped, so they never glue onto a sentence;
 - the lines of all pages are joined with line breaks, which `index.sentences` treats as soft wraps unless
   a line stands alone (a heading, a list item), so a sentence continues across a line or a page end;
-- the block map is that of plain text (`index.loaders.text.text_blocks`); `pages` records where each page
+- the block map is that of plain text (`index.loaders.text.text_blocks`), except that only numbered lines
+  ("2.3 Simple parsing") and the first line are headings: other short lone lines of a PDF are mostly table
+  cells, labels and code, kept as `line` blocks, which are not answers; `pages` records where each page
   starts.
 """
 
@@ -43,7 +45,7 @@ def load(data: bytes, source: str) -> Document:
     text = "\n".join(parts)
     if not text.strip():
         raise DocumentError("the PDF has no extractable text (scanned images need OCR first)")
-    blocks = text_blocks(text)
+    blocks = text_blocks(text, numbered_headings=True)
     if not title:
         title = next((" ".join(text[b.start:b.end].split()) for b in blocks), "")[:200]
     return Document(source=source, text=text, content_hash=content_hash(data), title=title, pages=tuple(starts),

@@ -29,8 +29,10 @@ def load(data: bytes, source: str) -> Document:
     return Document(source=source, text=text, content_hash=content_hash(data), title=title, blocks=tuple(blocks))
 
 
-def text_blocks(text: str) -> list[Block]:
-    """The block map of plain text (see the module docstring)."""
+def text_blocks(text: str, numbered_headings: bool = False) -> list[Block]:
+    """The block map of plain text (see the module docstring). `numbered_headings`: only numbered runs
+    ("2.3 Title") and the first line are headings; other lone short lines are `line` blocks (a PDF's table
+    cells, labels and code lines look like that)."""
     runs = [(a, b) for a, b in segments(text) if not _RULE.match(text[a:b])]
     indents = Counter(_indent(text, a) for a, _ in runs)
     body_indent = indents.most_common(1)[0][0] if indents else 0
@@ -38,8 +40,11 @@ def text_blocks(text: str) -> list[Block]:
     for i, (a, b) in enumerate(runs):
         run = text[a:b]
         underline = _underline_after(text, b)
-        if underline or _heading_like(run):
-            numbered = _NUMBERED.match(run)
+        numbered = _NUMBERED.match(run)
+        if numbered_headings and _heading_like(run, lists=True):
+            level = min(6, numbered.group(1).count(".") + 1) if numbered else 1
+            blocks.append(Block(a, b, "heading", level) if numbered or i == 0 else Block(a, b, "line"))
+        elif underline or _heading_like(run):
             level = (min(6, numbered.group(1).count(".") + 1) if numbered
                      else 1 if underline == "=" or (i == 0 and not underline) else 2)
             blocks.append(Block(a, b, "heading", level))
@@ -52,10 +57,14 @@ def text_blocks(text: str) -> list[Block]:
     return blocks
 
 
-def _heading_like(run: str) -> bool:
+def _heading_like(run: str, lists: bool = False) -> bool:
+    """One short line that does not end a sentence (`lists`: a numbered line may be a heading too)."""
     body = run.strip()
-    return ("\n" not in body and len(body) <= HEADING_MAX_CHARS and not _ENDS_SENTENCE.search(body)
-            and bool(re.search(r"[^\W\d_]{2}", body)) and not _LIST_MARK.match(run))
+    question_title = lists and body.endswith("?") and _NUMBERED.match(run)  # "1.2. What is this spec?"
+    return ("\n" not in body and len(body) <= HEADING_MAX_CHARS
+            and (not _ENDS_SENTENCE.search(body) or bool(question_title))
+            and bool(re.search(r"[^\W\d_]{2}", body))
+            and not (_LIST_MARK.match(run) and not (lists and _NUMBERED.match(run))))
 
 
 def _underline_after(text: str, end: int) -> str:
