@@ -4,12 +4,12 @@ A sentence ends where the language ends it (pysbd), not where a line was wrapped
 layout, not language:
 
 - a blank line ends a block (every loader separates blocks, headings, list items and table rows with one);
-- inside a block, a line break is a soft wrap, except before a list item or a numbered section title, before a line indented deeper
-  (code, a nested item), around a rule line (`=====`), after a colon above a short line (a list, table or
-  code follows), and after a line that stands alone: one that does
-  not end a sentence, is clearly shorter than the block's wrap width (80th percentile of its lines), and
-  is followed by a capital or a
-  digit (a title above a paragraph, the last line of a paragraph in a file without blank lines).
+- inside a block, a line break is a soft wrap, except before a list item, around a numbered section title
+  ("1.2. What is this spec?"), before a line indented deeper (code, a nested item), around a rule line
+  (`=====`), after a colon above a short line (a list, table or code follows), and after a line that stands
+  alone: one that does not end a sentence, is clearly shorter than the block's wrap width (80th percentile
+  of its lines), and is followed by a capital or a digit (a title above a paragraph, the last line of a
+  paragraph in a file without blank lines).
 
 Offsets index the original text: a sentence's text may hold the original newline (displays collapse it).
 """

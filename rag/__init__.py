@@ -12,6 +12,7 @@ from index.stores.base import Store
 from rag.citations import Citation
 from rag.engine import RAG, Answer
 from rag.errors import ConfigError, IndexMismatchError, IndexNotFoundError, SeedragError
+from rag.rerank import CrossEncoderReranker, Reranker
 from rag.retrieve import Hit
 from rag.settings import Settings
 
@@ -21,11 +22,13 @@ __all__ = [
     "BuildReport",
     "Citation",
     "ConfigError",
+    "CrossEncoderReranker",
     "Document",
     "Embedder",
     "Hit",
     "IndexMismatchError",
     "IndexNotFoundError",
+    "Reranker",
     "SeedragError",
     "SentenceTransformerEmbedder",
     "Settings",

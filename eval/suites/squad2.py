@@ -70,16 +70,16 @@ def subset(dataset: dict[str, Any], qids: set[str]) -> dict[str, Any]:
 
 
 def product_threshold(rag: Any, settings: Any) -> tuple[float, str]:
-    """The refusal threshold the product uses by default for this index, and where it comes from."""
-    from rag.refusal import default_threshold
-
-    if settings.refusal_threshold is not None:
-        return float(settings.refusal_threshold), "setting refusal_threshold"
+    """The refusal threshold the product uses by default for this index (`RAG.threshold`), and where it
+    comes from."""
     manifest = rag.store.manifest()
-    recorded = manifest.extra.get("refusal_threshold") if manifest else None
-    if recorded is not None:
-        return float(recorded), "index manifest"
-    return default_threshold(), "rag/calibration.json"
+    if settings.refusal_threshold is not None:
+        source = "setting refusal_threshold"
+    elif manifest is not None and manifest.extra.get("refusal_threshold") is not None:
+        source = "index manifest"
+    else:
+        source = "rag/evidence.json" if rag.reranker is not None else "rag/calibration.json"
+    return rag.threshold, source
 
 
 def run(settings: Any, quick: bool = False, full: bool = False, limit: int | None = None,

@@ -101,11 +101,11 @@ def test_squad2_quick_writes_report_and_curve(squad2_report):
 
 
 def test_squad2_quick_refusal_and_answers(squad2_report):
-    from rag.refusal import default_threshold
+    from rag.evidence import shipped
 
     s = squad2_report[0].summary
     assert (s["answerable"], s["unanswerable"]) == (30, 30)
-    assert s["threshold (product default)"] == pytest.approx(default_threshold())
+    assert s["threshold (product default)"] == pytest.approx(shipped().threshold)  # the reranker is on by default
     # a working answerer finds the gold answer's sentence for many answerable questions ...
     assert s["answerable.contains_gold_if_never_refused"] > 0.4
     assert s["answerable.accuracy (answered and contains gold)"] <= s["answerable.answered_rate"]
@@ -164,6 +164,7 @@ def test_eval_squad2_and_squad_answer_with_the_llm_they_are_given(tmp_path, monk
     model = write_random_gguf(tmp_path / "random.gguf", context_length=2048)
     monkeypatch.setenv("SEEDRAG_LLM_FALLBACK", "refuse")
     monkeypatch.setenv("SEEDRAG_LLM_MAX_TOKENS", "16")
+    monkeypatch.setenv("SEEDRAG_REFUSAL_THRESHOLD", "0")  # every question passes the gate and reaches the LLM
     llm = ["--llm", "llama-cpp", "--model", str(model)]
     assert main(["eval", "squad2", "--quick", "--limit", "4", "--out", str(tmp_path), *llm]) == 0
     s = json.loads((tmp_path / "squad2" / "report.json").read_text())["summary"]

@@ -4,7 +4,7 @@ import rag
 def test_all_lists_exactly_the_public_names():
     public = {name for name in dir(rag) if not name.startswith("_")}
     modules = {"citations", "engine", "errors", "retrieve", "settings", "extract", "refusal", "conversation",
-               "cli", "generate"}
+               "cli", "generate", "rerank", "evidence"}
     assert set(rag.__all__) == public - modules
     for name in rag.__all__:
         assert getattr(rag, name) is not None

@@ -46,7 +46,7 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
     docs = root / "docs"
     shutil.copytree(SEEDS, docs)
-    (docs / "evil.md").write_text(EVIL)
+    (docs / "evil.txt").write_text(EVIL)  # plain text: its markup characters are text
     env = {**os.environ, "SEEDRAG_INDEX_DIR": str(root / "index"), "SEEDRAG_DOCS_DIR": str(docs)}
     env.pop("SEEDRAG_API_TOKEN", None)
     cli = [sys.executable, "-m", "rag.cli"]
