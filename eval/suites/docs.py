@@ -25,6 +25,7 @@ from typing import Any
 from eval.metrics import answer_contains, percentile, refusal_accuracy
 from eval.progress import steps
 from eval.report import Report
+from eval.suites.seed import SeedQuestion
 from index.documents import NOT_ANSWERS, Document
 
 _SENTENCE_END = re.compile(r"[.!?:;…]['\"”’)\]]*$")
@@ -43,13 +44,9 @@ class CorpusFile:
 
 
 @dataclass(frozen=True)
-class DocsQuestion:
-    id: str
-    question: str
-    answerable: bool
-    answers: tuple[str, ...]
-    evidence: tuple[str, ...]
-    kind: str
+class DocsQuestion(SeedQuestion):
+    """A seed-set-shaped question about one corpus file (`file`), in the `dev` or `test` split."""
+
     file: str
     split: str
 
