@@ -333,3 +333,32 @@ def percentile(values: Sequence[float], p: float) -> float:
     if not 0 <= p <= 100:
         raise ValueError(f"p must be within [0, 100], got {p}")
     return float(np.percentile(np.asarray(values, dtype=float), p))
+
+
+def calibration_bins(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> list[dict[str, float]]:
+    """Reliability diagram data: per equal-width confidence bin, its count, mean confidence and accuracy
+    (empty bins left out). Confidence 1.0 falls in the last bin."""
+    rows = []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        idx = [i for i, c in enumerate(confidences) if lo <= c < hi or (b == bins - 1 and c == hi)]
+        if idx:
+            rows.append({"low": lo, "high": hi, "n": float(len(idx)),
+                         "confidence": sum(confidences[i] for i in idx) / len(idx),
+                         "accuracy": sum(bool(correct[i]) for i in idx) / len(idx)})
+    return rows
+
+
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+    """ECE: the count-weighted mean |accuracy - confidence| over equal-width bins (Guo et al., 2017).
+
+    >>> expected_calibration_error([0.9, 0.9, 0.2], [True, False, False])  # (2 x 0.4 + 1 x 0.2) / 3
+    0.333333333333
+    """
+    if len(confidences) != len(correct):
+        raise ValueError("confidences and correct must have the same length")
+    if not confidences:
+        return float("nan")
+    total = len(confidences)
+    return round(sum(r["n"] / total * abs(r["accuracy"] - r["confidence"])
+                     for r in calibration_bins(confidences, correct, bins)), 12)

@@ -25,7 +25,8 @@ def answer_markdown(answer: Any) -> str:
     lines = [escape(answer.text), ""]
     confidence = getattr(answer, "confidence", None)
     if confidence is not None:
-        lines = [escape(answer.text), f"<small>confidence {confidence:.2f}</small>", ""]
+        lines = [escape(answer.text), f"<small>confidence: **{confidence_label(confidence)}** "
+                                      f"(P(right) {confidence:.2f})</small>", ""]
     for c in answer.citations:
         page = f", page {c.page}" if c.page else ""
         section = f" § {escape(c.section)}" if getattr(c, "section", "") else ""
@@ -38,6 +39,11 @@ def answer_markdown(answer: Any) -> str:
     if answer.standalone_question:
         lines.append(f"\n<small>searched for: {escape(answer.standalone_question)}</small>")
     return "\n".join(lines)
+
+
+def confidence_label(p: float) -> str:
+    """The badge people read: high from 0.75, medium from 0.5, else low (the probability is shown beside)."""
+    return "high" if p >= 0.75 else "medium" if p >= 0.5 else "low"
 
 
 def sources_html(answer: Any) -> str:

@@ -22,7 +22,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from eval.metrics import answer_contains, percentile, refusal_accuracy
+from eval.metrics import (
+    answer_contains,
+    calibration_bins,
+    expected_calibration_error,
+    percentile,
+    refusal_accuracy,
+)
 from eval.progress import steps
 from eval.report import Report
 from eval.suites.seed import SeedQuestion
@@ -151,6 +157,7 @@ def evaluate(rag: Any, questions: list[DocsQuestion]) -> list[dict[str, Any]]:
         rows.append({
             "id": q.id, "split": q.split, "file": q.file, "kind": q.kind, "answerable": q.answerable,
             "refused": answer.refused, "support": round(answer.support or 0.0, 4), "seconds": answer.seconds,
+            "confidence": answer.confidence,
             "correct": (answered and bool(answer_contains(answer.text, q.answers)) and bool(answer.citations))
             if q.answerable else answer.refused,
             "cited_ok": cited_ok(answer, q, docs) if q.answerable and answered else None,
@@ -175,6 +182,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "refused_rate_unanswerable": refusal["refused_rate_unanswerable"],
         "whole_sentence_rate (answers shown)": sum(bool(r["whole_sentence"]) for r in shown) / max(1, len(shown)),
         "heading/title/code answers": sum(bool(r["structural"]) for r in shown),
+        "confidence ECE (answers shown; 10 bins)": expected_calibration_error(
+            [r["confidence"] for r in shown if r["confidence"] is not None],
+            [bool(r["correct"]) and r["answerable"] for r in shown if r["confidence"] is not None]),
         "ask_p50_ms": 1000 * percentile([r["seconds"] for r in rows], 50) if rows else 0.0,
         "ask_p95_ms": 1000 * percentile([r["seconds"] for r in rows], 95) if rows else 0.0,
     }
@@ -216,6 +226,11 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
         if part:
             for key, value in summarise(part).items():
                 summary[f"{split}: {key}"] = value
+    for split in ("dev", "test"):  # reliability diagrams as tables: confidence against accuracy per bin
+        shown = [r for r in rows if r["split"] == split and not r["refused"] and r["confidence"] is not None]
+        if shown:
+            tables[f"reliability ({split})"] = calibration_bins(
+                [r["confidence"] for r in shown], [bool(r["correct"]) and r["answerable"] for r in shown])
     tables["answers"] = [{k: r[k] for k in ("id", "split", "file", "correct", "cited_ok", "refused", "support",
                                             "whole_sentence", "question")} for r in rows]
     if skipped:

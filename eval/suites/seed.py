@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from eval.metrics import answer_contains, percentile, refusal_accuracy
+from eval.metrics import answer_contains, expected_calibration_error, percentile, refusal_accuracy
 from eval.progress import steps
 from eval.report import Report
 
@@ -54,7 +54,7 @@ def evaluate(rag: Any, questions: list[SeedQuestion]) -> tuple[dict[str, Any], l
         doc = rag.document(answer.citations[0].source) if answer.citations else None
         rows.append({
             "id": q.id, "kind": q.kind, "answerable": q.answerable, "refused": answer.refused,
-            "support": round(answer.support or 0.0, 4), "seconds": answer.seconds,
+            "support": round(answer.support or 0.0, 4), "seconds": answer.seconds, "confidence": answer.confidence,
             "correct": (not answer.refused and bool(answer_contains(answer.text, q.answers))) if q.answerable
             else answer.refused,
             "cited_ok": citation_correct(answer, q, doc.text if doc else "") if q.answerable and not answer.refused
@@ -75,6 +75,9 @@ def evaluate(rag: Any, questions: list[SeedQuestion]) -> tuple[dict[str, Any], l
         "answered_rate_answerable": refusal["answered_rate_answerable"],
         "refused_rate_unanswerable": refusal["refused_rate_unanswerable"],
         "refusal_accuracy (all)": refusal["accuracy"],
+        "confidence ECE (answers shown; 10 bins)": expected_calibration_error(
+            [r["confidence"] for r in rows if not r["refused"] and r["confidence"] is not None],
+            [bool(r["correct"]) and r["answerable"] for r in rows if not r["refused"] and r["confidence"] is not None]),
         "ask_p50_ms": 1000 * percentile(latencies, 50),
         "ask_p95_ms": 1000 * percentile(latencies, 95),
     }

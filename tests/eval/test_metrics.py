@@ -305,3 +305,19 @@ def test_ndcg_matches_published_bm25_scifact() -> None:
     runs = {q: [doc_ids[j] for j in row] for q, row in zip(qids, docs, strict=True)}
     assert round(mean_retrieval(runs, qrels, 10)["ndcg"].mean, 4) == 0.6762
     assert round(mean_retrieval(runs, qrels, 100)["recall"].mean, 4) == 0.9127
+
+
+def test_expected_calibration_error_by_hand() -> None:
+    from eval.metrics import calibration_bins, expected_calibration_error
+
+    # bin 0.9: confidence 0.9, accuracy 1/2; bin 0.2: confidence 0.2, accuracy 0 -> (2 * 0.4 + 1 * 0.2) / 3
+    assert expected_calibration_error([0.9, 0.9, 0.2], [True, False, False]) == pytest.approx(1 / 3)
+    # calibrated: eight answers at 0.75, six of them right
+    conf = [0.75] * 8
+    assert expected_calibration_error(conf, [True] * 6 + [False] * 2) == pytest.approx(0.0)
+    assert expected_calibration_error([1.0, 0.0], [True, False]) == pytest.approx(0.0)  # edges fall in a bin
+    bins = calibration_bins([0.05, 0.95, 0.96], [False, True, False])
+    assert [(b["low"], b["n"]) for b in bins] == [(0.0, 1.0), (pytest.approx(0.9), 2.0)]
+    assert math.isnan(expected_calibration_error([], []))
+    with pytest.raises(ValueError):
+        expected_calibration_error([0.5], [])

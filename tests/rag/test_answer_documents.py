@@ -80,3 +80,15 @@ def test_a_pdf_sentence_across_a_hyphenated_line_end(docs_rag):
 ])
 def test_near_topic_questions_the_documents_do_not_answer_are_refused(docs_rag, question):
     assert docs_rag.ask(question).refused
+
+
+def test_the_chat_shows_the_section_and_the_confidence(docs_rag):
+    from ui.render import answer_markdown, confidence_label
+
+    answer = docs_rag.ask("When do the ferries leave?")
+    shown = answer_markdown(answer)
+    assert "§ Port Adle › The pier" in shown
+    assert f"confidence: **{confidence_label(answer.confidence)}** (P(right) {answer.confidence:.2f})" in shown
+    assert "its northern end" in shown  # the hard-wrapped quote is shown on one line
+    assert [confidence_label(p) for p in (0.9, 0.6, 0.2)] == ["high", "medium", "low"]
+    assert answer.to_json()["confidence"] == round(answer.confidence, 4)
