@@ -40,7 +40,6 @@ class Answer:
     #                                       probability of rag.evidence with the reranker, else the support score
     threshold: float | None = None
     confidence: float | None = None       # P(the answer is right) from rag.evidence (None without the reranker)
-    section: str = ""                     # heading path of the cited sentence
     mode: str = "extractive"             # or "llm:<generator name>"
     standalone_question: str | None = None  # the question actually searched (follow-ups rewritten)
     dropped_citations: int = 0            # citations that failed verification and were removed
@@ -52,6 +51,11 @@ class Answer:
     invalid_citations: tuple[int, ...] = ()  # [n] the LLM wrote that name no passage (removed)
     ttft_s: float | None = None           # LLM time to first token
     tokens_per_s: float | None = None     # LLM generation speed
+
+    @property
+    def section(self) -> str:
+        """The heading path of the first citation ("" when there is none)."""
+        return self.citations[0].section if self.citations else ""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON of `seedrag ask --json` and `POST /api/v1/ask`."""
@@ -211,7 +215,6 @@ class RAG:
         answer = Answer(
             question=question, text=text, refused=refused, citations=citations, passages=tuple(hits),
             support=score, threshold=threshold, confidence=best.probability if best else None,
-            section=citations[0].section if citations else "",
             standalone_question=searched if searched != question else None,
             dropped_citations=dropped, seconds=time.perf_counter() - started,
         )

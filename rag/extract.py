@@ -131,8 +131,11 @@ def candidates(
     (its block map) are structure, never answers."""
     seen: set[tuple[str, int]] = set()
     spans = []
+    docs: dict[str, Document | None] = {}  # hits often share a document: look each up once (a query on PostgreSQL)
     for i, hit in enumerate(hits):
-        doc = document(hit.source) if document is not None else None
+        if document is not None and hit.source not in docs:
+            docs[hit.source] = document(hit.source)
+        doc = docs.get(hit.source)
         for s in split_sentences(hit.text, hit.start):
             if (hit.source, s.start) in seen or not answer_like(s.text, doc, s.start):
                 continue

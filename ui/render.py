@@ -22,11 +22,11 @@ def answer_markdown(answer: Any) -> str:
         why = (FALLBACK_REASONS.get(fallback, "the LLM answer was not supported by the passages") if fallback else "")
         return f"**Not in the documents.** {escape(answer.text)}" + (
             f"\n\n<small>{escape(fallback)}: {escape(why)}</small>" if fallback else "")
-    lines = [escape(answer.text), ""]
+    lines = [escape(answer.text)]
     confidence = getattr(answer, "confidence", None)
     if confidence is not None:
-        lines = [escape(answer.text), f"<small>confidence: **{confidence_label(confidence)}** "
-                                      f"(P(right) {confidence:.2f})</small>", ""]
+        lines.append(f"<small>confidence: **{confidence_label(confidence)}** (P(right) {confidence:.2f})</small>")
+    lines.append("")
     for c in answer.citations:
         page = f", page {c.page}" if c.page else ""
         section = f" § {escape(c.section)}" if getattr(c, "section", "") else ""

@@ -13,7 +13,7 @@ import zipfile
 from index.documents import Document
 from index.errors import DocumentError
 from index.loaders import Builder
-from index.loaders.html import _parse, _Walker, main_content
+from index.loaders.html import add_page
 
 _NS = {"c": "urn:oasis:names:tc:opendocument:xmlns:container", "opf": "http://www.idpf.org/2007/opf",
        "dc": "http://purl.org/dc/elements/1.1/"}
@@ -40,6 +40,6 @@ def load(data: bytes, source: str) -> Document:
             chapter = book.read(posixpath.normpath(posixpath.join(base, href)))
         except KeyError:
             continue  # a spine entry without its file: skip it, keep the rest of the book
-        _Walker(out).block(main_content(_parse(chapter)), "paragraph", 0)
+        add_page(out, chapter)
     title = opf.findtext(".//dc:title", default="", namespaces=_NS).strip()
     return out.build(data, source, title)

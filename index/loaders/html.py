@@ -6,9 +6,9 @@ Rules, in order (measured on real documentation pages: mdBook, Sphinx, texinfo a
    templates, SVG, forms and controls, `hidden` / `aria-hidden` elements.
 2. The main content is `<main>`, else `[role=main]`, else a single `<article>`, else `<body>`.
 3. Inside it, page chrome goes: `<nav>`, `<aside>`, ARIA navigation/banner/contentinfo/complementary/
-   search roles, page-level `<header>`/`<footer>` (not those inside an `<article>`), and containers whose
+   search roles, page-level `<header>`/`<footer>` (not those inside an `<article>`), containers whose
    class or id names chrome (nav*, sidebar, menu*, breadcrumb, toc, footer, header, skip, edit, related,
-   pagination, search, headerlink anchors).
+   pagination, search), and Sphinx's `headerlink` anchors.
 4. Whitespace follows the browser: runs of spaces and newlines in flowing text are one space, `<br>` is a
    line break, `<pre>` keeps its text exactly. Blocks: h1-h6 (headings with their level), paragraphs,
    list items, `<pre>` (code), table rows (cells joined by " | "), `<dt>` (terms).
@@ -29,8 +29,8 @@ _CHROME_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search
                  "tablist", "dialog"}
 _CHROME_NAMES = re.compile(
     r"(?:^|[\s_-])(?:nav\w*|sidebar\w*|sphinxsidebar\w*|menu\w*|breadcrumbs?|toc|footer\w*|header|skip\w*|"
-    r"edit\w*|related|pagination|search\w*|headerlink|share|social|cookie\w*)(?:$|[\s_-])", re.I)
-_CONTAINERS = {"div", "section", "nav", "aside", "header", "footer", "ul", "ol", "dl", "table", "p", "span", "a"}
+    r"edit\w*|related|pagination|search\w*|share|social|cookie\w*)(?:$|[\s_-])", re.I)
+_CONTAINERS = {"div", "section", "nav", "aside", "header", "footer", "ul", "ol", "dl", "table", "p", "span"}
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _BLOCKS = {"p", "div", "section", "article", "main", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre",
            "table", "thead", "tbody", "tfoot", "tr", "figure", "figcaption", "caption", "address", "hr", "body",
@@ -40,13 +40,18 @@ _BR = "\x00"
 
 
 def load(data: bytes, source: str) -> Document:
+    out = Builder()
+    title = add_page(out, data)
+    return out.build(data, source, title)
+
+
+def add_page(out: Builder, data: bytes) -> str:
+    """Add the main content of the HTML page `data` to `out` as blocks; return the page's `<title>`."""
     root = _parse(data)
     title_el = root.find(".//title")
     title = " ".join((title_el.text_content() if title_el is not None else "").split())
-    main = main_content(root)
-    out = Builder()
-    _Walker(out).block(main, "paragraph", 0)
-    return out.build(data, source, title)
+    _Walker(out).block(main_content(root), "paragraph", 0)
+    return title
 
 
 def fragment_text(html: str) -> str:
@@ -109,7 +114,9 @@ def _chrome(el: Any) -> bool:
         return True
     if el.tag in ("header", "footer"):
         return not any(a.tag == "article" for a in el.iterancestors())
-    if el.tag in _CONTAINERS and not (el.tag == "a" and el.get("class") != "headerlink"):
+    if el.tag == "a":
+        return el.get("class") == "headerlink"  # Sphinx's ¶ anchor; mdBook's heading text is an <a class="header">
+    if el.tag in _CONTAINERS:
         names = f"{el.get('class') or ''} {el.get('id') or ''}"
         return bool(_CHROME_NAMES.search(names)) and not el.xpath(".//main|.//*[@role='main']")
     return False
