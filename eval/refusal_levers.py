@@ -45,7 +45,7 @@ from eval.report import Report, fmt, markdown_table
 from eval.suites.calibrate import choose_threshold
 
 NEGATION = re.compile(r"\b(?:not|never|no|none|neither|nor|without|except)\b|n[’']t\b", re.I)
-FEATURES = ("confidence", "ce", "support", "dense", "lexical", "fits", "second", "gap", "passage_dense",
+FEATURES = ("confidence", "ce", "reader", "support", "dense", "lexical", "fits", "second", "gap", "passage_dense",
             "passage_coverage", "question_terms", "passage_rank", "negation")
 EVIDENCE = ("dense", "lexical", "fits", "passage_dense", "passage_coverage", "gap", "question_terms")
 L2 = 1.0  # the ridge penalty of the logistic regressions (on standardised features), as scikit-learn's C=1
@@ -60,8 +60,10 @@ class Lever:
 
 
 LEVERS = (
-    Lever("evidence confidence (the product's signal: cross-encoder logit + coverage, rag.evidence)",
+    Lever("evidence confidence (the product's signal: cross-encoder + reader logits + coverage, rag.evidence)",
           ("confidence",), False, "yes: the default"),
+    Lever("answer reader's logit alone (rag.reader)", ("reader",), False, "in the evidence model"),
+    Lever("cross-encoder logit alone", ("ce",), False, "in the evidence model"),
     Lever("support (0.6 dense + 0.4 lexical, x0.7 on a type mismatch)", ("support",),
           False, "yes, with SEEDRAG_RERANKER=none"),
     Lever("sentence cosine alone", ("dense",), False, "no"),
@@ -90,6 +92,7 @@ def features(rag: Any, question: str) -> dict[str, float] | None:
     return {
         "confidence": best.probability if best.probability is not None else best.support,  # what ask() gates on
         "ce": best.ce if best.ce is not None else 0.0,
+        "reader": best.reader if best.reader is not None else 0.0,
         "support": best.support, "dense": best.dense, "lexical": best.lexical, "fits": float(best.fits),
         "second": second, "gap": best.support - second,
         "passage_dense": passage.dense_score if passage.dense_score is not None else 0.0,
@@ -113,9 +116,12 @@ class Logistic:
         return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = 100) -> Logistic:
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = 100,
+                 weights: np.ndarray | None = None) -> Logistic:
     """Ridge logistic regression on standardised `x` (intercept not penalised) by Newton's method: the
-    minimiser of 0.5 * l2 * |w|^2 + sum(log-loss), scikit-learn's LogisticRegression(C=1/l2)."""
+    minimiser of 0.5 * l2 * |w|^2 + sum(weight * log-loss), scikit-learn's LogisticRegression(C=1/l2) with
+    `sample_weight` (default: every row weighs 1)."""
+    sample = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
@@ -125,8 +131,8 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int =
     penalty[0] = 0.0
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-(z @ w)))
-        gradient = z.T @ (p - y) + penalty * w
-        hessian = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty) + 1e-9 * np.eye(len(w))
+        gradient = z.T @ (sample * (p - y)) + penalty * w
+        hessian = (z * (sample * p * (1 - p))[:, None]).T @ z + np.diag(penalty) + 1e-9 * np.eye(len(w))
         step = np.linalg.solve(hessian, gradient)
         w -= step
         if np.abs(step).max() < 1e-10:

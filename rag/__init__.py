@@ -16,9 +16,10 @@ if _typing.TYPE_CHECKING:
     from index.documents import Document
     from index.embedding import Embedder, SentenceTransformerEmbedder
     from index.stores.base import Store
-    from rag.citations import Citation
+    from rag.citations import Citation, Highlight
     from rag.engine import RAG, Answer
     from rag.errors import ConfigError, IndexMismatchError, IndexNotFoundError, SeedragError
+    from rag.reader import Reader
     from rag.rerank import CrossEncoderReranker, Reranker
     from rag.retrieve import Hit
     from rag.settings import Settings
@@ -32,9 +33,11 @@ _EXPORTS = {
     "CrossEncoderReranker": "rag.rerank",
     "Document": "index.documents",
     "Embedder": "index.embedding",
+    "Highlight": "rag.citations",
     "Hit": "rag.retrieve",
     "IndexMismatchError": "rag.errors",
     "IndexNotFoundError": "rag.errors",
+    "Reader": "rag.reader",
     "Reranker": "rag.rerank",
     "SeedragError": "rag.errors",
     "SentenceTransformerEmbedder": "index.embedding",
@@ -50,9 +53,11 @@ __all__ = [
     "CrossEncoderReranker",
     "Document",
     "Embedder",
+    "Highlight",
     "Hit",
     "IndexMismatchError",
     "IndexNotFoundError",
+    "Reader",
     "Reranker",
     "SeedragError",
     "SentenceTransformerEmbedder",

@@ -27,6 +27,45 @@ class Citation:
         return {"n": self.n, **data}
 
 
+@dataclass(frozen=True)
+class Highlight:
+    """The phrase of the cited sentence that answers: `text == document(source).text[start:end]`, inside the
+    first citation's span (verified like a citation before anyone sees it)."""
+
+    source: str
+    start: int
+    end: int
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def verify_highlight(highlight: Highlight, citation: Citation, document: Document | None) -> bool:
+    """True only when the phrase lies inside the citation and is exactly the document's text there."""
+    if document is None or highlight.source != citation.source or not highlight.text.strip():
+        return False
+    if not citation.start <= highlight.start < highlight.end <= citation.end:
+        return False
+    return document.text[highlight.start:highlight.end] == highlight.text
+
+
+def marked(quote: str, start: int, end: int, before: str, after: str) -> str:
+    """`quote` on one line (whitespace runs collapsed) with `quote[start:end]` wrapped in `before`/`after`."""
+    def norm(s: str) -> str:
+        return " ".join(s.split())
+
+    head, phrase, tail = quote[:start], quote[start:end], quote[end:]
+    out = norm(head)
+    if out and (head[-1:].isspace() or phrase[:1].isspace()):
+        out += " "
+    out += before + norm(phrase) + after
+    rest = norm(tail)
+    if rest:
+        out += (" " if tail[:1].isspace() or phrase[-1:].isspace() else "") + rest
+    return out
+
+
 def verify(citation: Citation, document: Document | None) -> bool:
     """True only when the cited span of the document is exactly the quote."""
     if document is None or not citation.quote:

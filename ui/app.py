@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from index.documents import SUPPORTED_SUFFIXES
+from rag.conversation import Turn
 from ui.feedback import record
 from ui.library import UploadRejected, add_files, remove_document
 from ui.render import answer_markdown, document_html, sources_html
@@ -67,6 +68,16 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
         removed, _ = remove_document(rag, source, Path(settings.docs_dir).resolve(), lock)
         return (f"Removed `{source}`." if removed else f"`{source}` was not indexed.", *library(), info())
 
+    def turns_of(history: list[dict[str, Any]], answers: dict[int, Any]) -> list[Turn]:
+        """The earlier questions with the answer phrase of each (from the session's answers), oldest first."""
+        out = []
+        for i, m in enumerate(history):
+            if m.get("role") == "user":
+                shown = answers.get(i + 1)
+                highlight = shown[1].get("highlight") if shown and not shown[1].get("refused") else None
+                out.append(Turn(message_text(m), highlight["text"] if highlight else ""))
+        return out
+
     def respond(message: str, history: list[dict[str, Any]], answers: dict[int, Any]) -> Iterator[tuple[Any, ...]]:
         """Stream the answer; `answers` (per session) maps a chat message index to (question, answer JSON)."""
         skip = gr.update()
@@ -75,7 +86,7 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
         if not question:
             yield history, "", skip, skip, skip, skip
             return
-        previous = [message_text(m) for m in history if m.get("role") == "user"]
+        previous = turns_of(history, answers or {})
         history.append({"role": "user", "content": question})
         history.append({"role": "assistant", "content": "…"})
         yield history, "", skip, skip, skip, skip

@@ -22,7 +22,8 @@ def answer_markdown(answer: Any) -> str:
         why = (FALLBACK_REASONS.get(fallback, "the LLM answer was not supported by the passages") if fallback else "")
         return f"**Not in the documents.** {escape(answer.text)}" + (
             f"\n\n<small>{escape(fallback)}: {escape(why)}</small>" if fallback else "")
-    lines = [escape(answer.text)]
+    marked = getattr(answer, "marked_text", None)
+    lines = [escape(marked() if marked is not None else answer.text)]  # the answer phrase in bold
     confidence = getattr(answer, "confidence", None)
     if confidence is not None:
         lines.append(f"<small>confidence: **{confidence_label(confidence)}** (P(right) {confidence:.2f})</small>")

@@ -16,6 +16,7 @@ from index.errors import ConfigError
 SUITES = {
     "seed": "eval.suites.seed",
     "docs": "eval.suites.docs",
+    "conversation": "eval.suites.conversation",
     "squad": "eval.suites.squad",
     "squad2": "eval.suites.squad2",
     "scifact": "eval.suites.scifact",

@@ -51,15 +51,16 @@ QUICK_ARTICLES = 4  # quick: only the paragraphs and questions of the first arti
 def squad_v2_sample(n_per_class: int | None, articles: int | None = None) -> list[Any]:
     """`n_per_class` answerable and as many unanswerable SQuAD 2.0 dev questions (all when None), in file order.
 
-    Drawn with a fixed `random.Random(SAMPLE_SEED)`, so every run scores the same questions.
+    Drawn with a fixed `random.Random(SAMPLE_SEED)`, so every run scores the same questions; only questions
+    of the articles the answer reader did not train on (`eval.train_reader.trained_on`).
     """
     from eval.datasets import load_squad, squad_questions
-    from eval.suites.squad2 import sample
+    from eval.suites.squad2 import not_trained_on, sample
 
     dataset = load_squad("v2.0")
     if articles is not None:
         dataset = {**dataset, "data": dataset["data"][:articles]}
-    return sample(squad_questions(dataset), n_per_class)
+    return sample(not_trained_on(squad_questions(dataset)), n_per_class)
 
 
 def write_paragraphs(folder: Path, articles: int | None = None) -> Path:

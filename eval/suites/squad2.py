@@ -1,10 +1,11 @@
 """SQuAD 2.0 dev for refusal: open-corpus questions, half of them unanswerable from the paragraphs.
 
 Every dev paragraph is indexed (1,204; `quick` indexes only the articles of its questions). Questions: a
-deterministic sample of 500 answerable + 500 unanswerable held out from calibration: none of the
-questions `eval/suites/calibrate.py` chose the product's threshold on (`full`: all 11,873, calibration
-questions included; `quick`: 30 + 30 from the first QUICK_ARTICLES articles; `limit` N: N // 2 of each
-class, held out too unless `full`). Each question is asked once with refusal
+deterministic sample of 500 answerable + 500 unanswerable held out from calibration and from training:
+only questions of the 18 articles the answer reader did not train on (`eval.train_reader`), none of the
+questions `eval/suites/calibrate.py` and `eval/fit_evidence.py` fitted the product's evidence on (`full`:
+all 11,873, calibration and training questions included; `quick`: 30 + 30 from the first QUICK_ARTICLES
+articles; `limit` N: N // 2 of each class, held out too unless `full`). Each question is asked once with refusal
 switched off, so every question has its best sentence and support; the product's decision is then
 `support < threshold` (the threshold the product uses by default: the setting, else the index manifest's,
 else rag/calibration.json), and the coverage/accuracy curve sweeps that threshold. An answer that failed
@@ -12,7 +13,7 @@ citation verification counts as refused at every threshold, as in the product.
 
 Reported: answerable accuracy (answered AND the answer contains a gold answer) and answered rate,
 unanswerable refused rate, the curve (table + PNG), official SQuAD 2.0 EM/F1 with refused → "" and the
-answer sentence otherwise, build throughput, retrieve/ask latency.
+answer phrase otherwise (`Answer.highlight`; the sentence when there is none), build throughput, retrieve/ask latency.
 """
 
 from __future__ import annotations
@@ -50,14 +51,22 @@ def sample(items: list[Any], n_per_class: int | None) -> list[Any]:
     return sorted(chosen, key=lambda q: order[q.id])
 
 
+def not_trained_on(items: list[Any]) -> list[Any]:
+    """`items` without the questions of the articles the answer reader trained on (`eval.train_reader`)."""
+    from eval.train_reader import article_of, trained_on
+
+    trained = trained_on()
+    return [q for q in items if article_of(q.paragraph_id) not in trained]
+
+
 def held_out(items: list[Any]) -> list[Any]:
-    """`items` without the SQuAD 2.0 questions the product's refusal threshold was calibrated on (the
-    calibrate suite's default sample, the one rag/calibration.json came from)."""
+    """`items` without the SQuAD 2.0 questions the product's evidence model and refusal threshold were fitted
+    on (the calibrate suite's default sample) and without those of the reader's training articles."""
     from eval.suites.calibrate import SAMPLE as CALIBRATION
     from eval.suites.calibrate import squad_v2_sample
 
     calibration = {q.id for q in squad_v2_sample(CALIBRATION["default"])}
-    return [q for q in items if q.id not in calibration]
+    return [q for q in not_trained_on(items) if q.id not in calibration]
 
 
 def subset(dataset: dict[str, Any], qids: set[str]) -> dict[str, Any]:
@@ -96,7 +105,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
     per_class = max(1, limit // 2) if limit is not None else None if full else SAMPLE["quick" if quick else "default"]
     pool = squad_questions(dataset)
     if not full:
-        pool = held_out(pool)
+        pool = held_out(pool)  # (`full` asks trained-on questions too: not a held-out measure)
     questions = sample(pool, per_class)
     paragraphs = squad_paragraphs(dataset)
     started = time.perf_counter()
@@ -113,7 +122,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
     for r in rows:
         r["refused"] = r["unsupported"] or r["support"] < threshold
     summary = _summarise(rows, threshold)
-    preds = {r["id"]: "" if r["refused"] else r["answer"] for r in rows}
+    preds = {r["id"]: "" if r["refused"] else r["phrase"] for r in rows}
     official = squad_v2_scores(subset(dataset, {r["id"] for r in rows}), preds)
     grid = _grid(rows, threshold)
     curve = [_at(rows, t) for t in grid]
@@ -169,6 +178,7 @@ def _ask(rag: Any, q: Any) -> dict[str, Any]:
         # nothing retrieved, or the citation failed verification: refused whatever the threshold
         "unsupported": answer.support is None or answer.refused,
         "answer": text,
+        "phrase": answer.highlight.text if text and answer.highlight is not None else text,
         "contains_gold": bool(q.answers) and bool(answer_contains(text, q.answers)),
         "retrieve_s": t1 - t0, "ask_s": t2 - t1, "question": q.question, "fallback": answer.fallback,
     }

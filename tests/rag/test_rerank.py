@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from index.errors import ConfigError
-from rag.evidence import EvidenceModel, rank, shipped
+from rag.evidence import FEATURES, EvidenceModel, rank, shipped
 from rag.extract import Candidate
+from rag.reader import Reader
 from rag.rerank import CrossEncoderReranker, Reranker, create_reranker, model_folder
 
 QUESTION = "What is the range of the ATACMS missile?"
@@ -20,6 +21,11 @@ OTHER = "The tea was served in the garden after the rain had stopped."
 @pytest.fixture(scope="module")
 def cross_encoder() -> CrossEncoderReranker:
     return CrossEncoderReranker()
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader()
 
 
 class TestRerankerContract:
@@ -66,23 +72,31 @@ def candidate(text: str, support: float, lexical: float = 0.5) -> Candidate:
     return Candidate("a.txt", 0, len(text), text, None, 0, 0.5, lexical, True, support)
 
 
-def test_evidence_ranks_the_sentence_that_answers_first(cross_encoder):
-    # the support score prefers the off-topic sentence; the cross-encoder's evidence puts the answer first
-    ranked = rank(QUESTION, [candidate(OTHER, 0.9), candidate(RANGE, 0.5)], cross_encoder)
+def test_evidence_ranks_the_sentence_that_answers_first(cross_encoder, reader):
+    # the support score prefers the off-topic sentence; the evidence model puts the answer first
+    ranked = rank(QUESTION, [candidate(OTHER, 0.9), candidate(RANGE, 0.5)], cross_encoder, reader)
     assert ranked[0].text == RANGE
     assert ranked[0].probability > 0.5 > ranked[1].probability
-    assert ranked[0].ce is not None
+    assert ranked[0].ce is not None and ranked[0].reader is not None and ranked[0].reader > ranked[1].reader
+    start, end = ranked[0].phrase
+    assert "190 miles" in RANGE[start:end] and end - start < len(RANGE) / 2  # the phrase, not the sentence
 
 
-def test_only_the_best_supported_sentences_are_reranked(cross_encoder):
-    model = EvidenceModel(0.25, 2.7, -1.9, rerank=1, threshold=0.5, record={})
-    ranked = rank(QUESTION, [candidate(OTHER, 0.9), candidate(RANGE, 0.5)], cross_encoder, model)
-    assert [c.text for c in ranked] == [OTHER, RANGE] and ranked[1].probability is None
+def test_only_the_best_supported_sentences_are_reranked(cross_encoder, reader):
+    model = EvidenceModel({"ce": 0.25, "reader": 0.5, "lexical": 2.7}, -1.9, (1.0, 0.0), rerank=1, threshold=0.5,
+                          record={})
+    ranked = rank(QUESTION, [candidate(OTHER, 0.9), candidate(RANGE, 0.5)], cross_encoder, reader, model)
+    assert [c.text for c in ranked] == [OTHER, RANGE] and ranked[1].probability is None and ranked[1].phrase is None
 
 
 def test_the_shipped_model_says_how_it_was_fitted():
     model = shipped()
     assert 0 < model.threshold < 1 and model.rerank >= 1
-    assert "calibration" in model.record["fitted_on"] and model.record["method"]
-    assert model.probability(10.0, 1.0) > model.probability(-10.0, 0.0)
-    assert np.isclose(model.probability(0.0, 0.0), 1 / (1 + np.exp(-model.intercept)))
+    assert "calibration" in model.record["fitted_on"] and "eval.fit_evidence" in model.record["method"]
+    assert set(model.coef) == set(FEATURES)
+    good = {"ce": 10.0, "reader": 5.0, "lexical": 1.0}
+    bad = {"ce": -10.0, "reader": -5.0, "lexical": 0.0}
+    assert model.probability(good) > model.threshold > model.probability(bad)
+    zero = {f: 0.0 for f in FEATURES}
+    a, b = model.platt
+    assert np.isclose(model.probability(zero), 1 / (1 + np.exp(-(a * model.intercept + b))))

@@ -199,6 +199,18 @@ def test_ask_answers_with_a_citation_that_matches_the_document(api: httpx.Client
     assert "190" in answer["citations"][0]["quote"]
 
 
+def test_ask_returns_the_answer_phrase_and_follows_up_on_it(api: httpx.Client) -> None:
+    answer = _ask(api, ATACMS)
+    h = answer["highlight"]
+    assert h and "190 miles" in h["text"] and _text(api, h["source"])[h["start"]:h["end"]] == h["text"]
+    turn = {"question": "Who is the president of Ukraine?", "phrase": "Volodymyr Zelensky"}
+    r = api.post("/api/v1/ask", json={"question": "and what did he say?", "history": [turn]})
+    assert r.status_code == 200, r.text
+    follow = r.json()
+    assert "Zelensky" in follow["standalone_question"] and "Zelensky" in follow["answer"]
+    assert api.post("/api/v1/ask", json={"question": "ok", "history": [{"phrase": "x"}]}).status_code == 422
+
+
 def test_ask_streams_tokens_then_citations_then_done(api: httpx.Client) -> None:
     with api.stream("POST", "/api/v1/ask", json={"question": ATACMS, "stream": True}) as r:
         assert r.status_code == 200
