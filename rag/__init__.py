@@ -4,7 +4,7 @@
     rag = RAG.open(".seedrag")
     answer = rag.ask("What is the range of the ATACMS missile?")
 
-The names are loaded on first use (PEP 562), so `import rag.cli` (the `seedrag` command) does not pay
+The names are loaded on first use (PEP 562), so `import ui.cli` (the `seedrag` command) does not pay
 for the engine, numpy or the models until a command needs them.
 """
 

@@ -130,7 +130,7 @@ def test_squad2_sample_is_balanced_and_deterministic():
 
 
 def test_eval_seed_quick_through_the_cli(tmp_path, capsys):
-    from rag.cli import main
+    from ui.cli import main
 
     assert main(["eval", "seed", "--quick", "--out", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
@@ -145,7 +145,7 @@ def test_eval_seed_quick_through_the_cli(tmp_path, capsys):
 
 
 def test_eval_squad2_through_the_cli_with_limit(tmp_path):
-    from rag.cli import main
+    from ui.cli import main
 
     assert main(["eval", "squad2", "--quick", "--limit", "4", "--out", str(tmp_path)]) == 0
     data = json.loads((tmp_path / "squad2" / "report.json").read_text())
@@ -158,8 +158,8 @@ def test_eval_squad2_and_squad_answer_with_the_llm_they_are_given(tmp_path, monk
     """--llm reaches the answerer: a random-weight model's gibberish is rejected by the checks, so with
     llm_fallback=refuse every question is refused (the extractive answerer would answer most of them)."""
     pytest.importorskip("llama_cpp")
-    from rag.cli import main
     from rag.generate.testing import write_random_gguf
+    from ui.cli import main
 
     model = write_random_gguf(tmp_path / "random.gguf", context_length=2048)
     monkeypatch.setenv("SEEDRAG_LLM_FALLBACK", "refuse")
@@ -287,7 +287,7 @@ def test_calibrate_quick_picks_a_threshold_without_writing(cached_embedder, sett
 
 def test_eval_docs_quick_reads_real_installed_files(tmp_path, capsys):
     from eval.suites.docs import corpus
-    from rag.cli import main
+    from ui.cli import main
 
     quick = [f for f in corpus() if f.quick]
     if not any(Path(f.path).exists() for f in quick):

