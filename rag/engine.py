@@ -22,7 +22,7 @@ from rag.reader import Reader
 from rag.refusal import REFUSAL_TEXT, default_threshold, should_refuse
 from rag.rerank import Reranker
 from rag.retrieve import Hit, Retriever
-from rag.settings import Settings
+from rag.settings import MAX_QUESTION_CHARS, Settings
 
 if TYPE_CHECKING:
     from rag.conversation import Turn
@@ -377,4 +377,7 @@ def _gate_score(best: Candidate | None) -> float | None:
 def _check_text(value: object, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"The {name} is empty. Ask a question in words, e.g. \"What is the range of ATACMS?\"")
+    if len(value) > MAX_QUESTION_CHARS:
+        raise ConfigError(f"The {name} is {len(value):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
+                          "Ask a shorter question.")
     return value.strip()

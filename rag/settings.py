@@ -16,6 +16,7 @@ PREFIX = "SEEDRAG_"
 # read by other edges, not settings of the engine: the benchmark data folder
 NOT_SETTINGS = frozenset({"SEEDRAG_DATA_DIR"})
 
+MAX_QUESTION_CHARS = 4000  # a question or query longer than this is refused on every path (engine, REST, chat)
 FUSIONS = ("mix", "rrf", "weighted")  # see rag.retrieve.fuse
 
 

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index.errors import GeneratorError, IndexMismatchError, IndexNotFoundError, SeedragError, StoreError
 from rag.conversation import Turn
+from rag.settings import MAX_QUESTION_CHARS
 from ui.library import UploadRejected, add_files, document_id, remove_document
 
 PREFIX = "/api/v1"
@@ -53,14 +54,14 @@ def turns(history: list[str | HistoryTurn]) -> list[str | Turn]:
 class HistoryTurn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: StrictStr = Field(max_length=4000)
-    phrase: StrictStr = Field(default="", max_length=4000, description="the answer's highlight.text")
+    question: StrictStr = Field(max_length=MAX_QUESTION_CHARS)
+    phrase: StrictStr = Field(default="", max_length=MAX_QUESTION_CHARS, description="the answer's highlight.text")
 
 
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: StrictStr = Field(min_length=1, max_length=4000,
+    question: StrictStr = Field(min_length=1, max_length=MAX_QUESTION_CHARS,
                                 examples=["What is the range of the ATACMS missile?"])
     k: StrictInt | None = Field(default=None, ge=1, le=50, description="passages to retrieve (default: settings.k)")
     history: list[StrictStr | HistoryTurn] = Field(
@@ -80,7 +81,7 @@ class AskRequest(BaseModel):
 class RetrieveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: StrictStr = Field(min_length=1, max_length=4000, examples=["ATACMS range"])
+    query: StrictStr = Field(min_length=1, max_length=MAX_QUESTION_CHARS, examples=["ATACMS range"])
     k: StrictInt | None = Field(default=None, ge=1, le=50)
 
     @field_validator("query")

@@ -1,8 +1,8 @@
 """One server for the chat (Gradio, at /) and the REST API (/api/v1, see ui/api.py), run by uvicorn.
 
-The API token (SEEDRAG_API_TOKEN) protects /api/v1/* only. The chat at / and Gradio's own API under
-/gradio_api/ are open to whoever can reach the port: keep the default host 127.0.0.1, or put the server behind a
-reverse proxy that authenticates.
+With a token (SEEDRAG_API_TOKEN) the whole server needs it (`ui.auth`): /api/v1/* the bearer header, the chat,
+Gradio's own API under /gradio_api/ and the docs the header or the session cookie of the login page. Without
+one, everything is open to whoever can reach the port: keep the default host 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ def create_app(rag: Any) -> Any:
 
     from ui.api import install, upload_limit
     from ui.app import build_app
+    from ui.auth import SiteGuard
 
     api = FastAPI(title="seedrag", version="1", docs_url="/api/docs", redoc_url=None,
                   description="Question answering over your documents with verified citations. "
@@ -27,7 +28,9 @@ def create_app(rag: Any) -> Any:
     api.state.rag = rag
     lock = threading.Lock()  # one writer at a time, whether the upload comes from the chat or the API
     install(api, rag, lock)
-    return gr.mount_gradio_app(api, build_app(rag, lock), path="/", max_file_size=upload_limit(rag.settings))
+    app = gr.mount_gradio_app(api, build_app(rag, lock), path="/", max_file_size=upload_limit(rag.settings))
+    app.add_middleware(SiteGuard, token=rag.settings.api_token)  # outermost: before Gradio sees a request
+    return app
 
 
 def serve(settings: Any) -> None:
@@ -39,8 +42,9 @@ def serve(settings: Any) -> None:
     rag = RAG.open(settings=settings)
     rag.warm_up()  # the models and the BM25 index load now, not on the first user's question
     if not _loopback(settings.host):
-        print(f"seedrag: warning: listening on {settings.host}: the chat at / is open to the network"
-              + ("" if settings.api_token else ", and so is /api/v1 (set SEEDRAG_API_TOKEN)"), file=sys.stderr)
+        if not settings.api_token:
+            print(f"seedrag: warning: listening on {settings.host}: the chat, its uploads and /api/v1 are open to "
+                  "the network; set SEEDRAG_API_TOKEN to require a token everywhere", file=sys.stderr)
     print(f"seedrag: serving the chat on http://{settings.host}:{settings.port} (API under /api/v1, "
           f"docs at /api/docs)", flush=True)
     uvicorn.run(create_app(rag), host=settings.host, port=settings.port, log_level="warning")

@@ -392,14 +392,64 @@ def test_api_token_is_required(secured: str, authorization: str | None) -> None:
         assert r.headers["www-authenticate"] == "Bearer"
 
 
-def test_right_api_token_is_accepted_and_the_chat_stays_open(secured: str) -> None:
+def test_right_api_token_is_accepted_everywhere(secured: str) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     assert httpx.get(secured + "/api/v1/health", headers=headers, timeout=60).status_code == 200
     r = httpx.post(secured + "/api/v1/ask", json={"question": ATACMS}, headers=headers, timeout=180)
     assert r.status_code == 200 and "190" in r.json()["answer"]
-    assert httpx.get(secured + "/", timeout=60).status_code == 200
-    schema = httpx.get(secured + "/openapi.json", timeout=60).json()
+    assert httpx.get(secured + "/", headers=headers, timeout=60).status_code == 200
+    schema = httpx.get(secured + "/openapi.json", headers=headers, timeout=60).json()
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+def test_without_the_token_nothing_of_the_chat_is_reachable(secured: str, workspace: Path) -> None:
+    """An attacker with curl only: Gradio's upload, every event handler (upload, remove, ask) and the pages
+    answer 401 (a browser is sent to /login), and nothing changes on disk or in the index."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    before = httpx.get(secured + "/api/v1/documents", headers=headers, timeout=60).json()
+    files_before = sorted(p.name for p in workspace.rglob("*") if p.is_file())
+    for path in ("/", "/config", "/gradio_api/info", "/openapi.json", "/api/docs", "/gradio_api/queue/status"):
+        r = httpx.get(secured + path, timeout=60)
+        assert r.status_code == 401, (path, r.status_code)
+        assert "/login" in r.json()["detail"]
+    browser = httpx.get(secured + "/", headers={"Accept": "text/html"}, timeout=60)
+    assert browser.status_code == 303 and browser.headers["location"] == "/login"
+    planted = httpx.post(secured + "/gradio_api/upload", files={"files": ("planted.txt", b"planted text")}, timeout=60)
+    assert planted.status_code == 401
+    for fn_index in range(30):  # whatever the handler: upload, remove, ask
+        r = httpx.post(secured + "/gradio_api/queue/join", timeout=60, json={
+            "fn_index": fn_index, "data": ["seeds/biden-authorizes-atacms-strikes-inside-russia.txt"],
+            "session_hash": "attacker"})
+        assert r.status_code == 401, (fn_index, r.text)
+    forged = httpx.get(secured + "/", cookies={"seedrag_session": "0" * 64}, timeout=60)
+    assert forged.status_code == 401
+    assert httpx.get(secured + "/api/v1/documents", headers=headers, timeout=60).json() == before
+    assert sorted(p.name for p in workspace.rglob("*") if p.is_file() and not p.name.startswith("server-")) == [
+        n for n in files_before if not n.startswith("server-")]
+
+
+def test_the_login_page_gives_the_chat_a_session(secured: str) -> None:
+    assert httpx.get(secured + "/login", timeout=60).status_code == 200
+    wrong = httpx.post(secured + "/login", data={"token": "guess"}, timeout=60)
+    assert wrong.status_code == 401 and "seedrag_session" not in wrong.cookies
+    ok = httpx.post(secured + "/login", data={"token": TOKEN}, timeout=60)
+    assert ok.status_code == 303 and ok.headers["location"] == "/"
+    assert "httponly" in ok.headers["set-cookie"].lower() and "samesite=strict" in ok.headers["set-cookie"].lower()
+    session = ok.cookies["seedrag_session"]
+    assert TOKEN not in session
+    page = httpx.get(secured + "/", cookies={"seedrag_session": session}, timeout=60)
+    assert page.status_code == 200 and "gradio" in page.text.lower()
+    gradio_client = pytest.importorskip("gradio_client")
+    client = gradio_client.Client(secured, verbose=False, headers={"Authorization": f"Bearer {TOKEN}"})
+    result = client.predict(ATACMS, [], api_name="/ask")
+    assert "190" in json.dumps(result[0][-1]["content"])
+
+
+def test_a_question_over_the_limit_is_refused_in_the_chat_too(server: str) -> None:
+    gradio_client = pytest.importorskip("gradio_client")
+    client = gradio_client.Client(server, verbose=False)
+    result = client.predict("why " * 20_000, [], api_name="/ask")
+    assert "the limit is 4,000" in json.dumps(result[0][-1]["content"])
 
 
 # ---- the Gradio chat API ------------------------------------------------------------------------------------------
