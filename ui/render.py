@@ -1,7 +1,13 @@
-"""HTML for the chat: everything that comes from documents is escaped, so it shows as text and never runs."""
+"""HTML for the chat: everything that comes from documents is escaped, so it shows as text and never runs.
+
+Chat messages are Markdown: text from documents and users goes through `literal` (HTML-escaped, and every
+Markdown punctuation mark backslash-escaped), so a document's `[a link](http://...)`, `**stars**` or `# hash`
+shows as those characters, never as a link, emphasis or a heading.
+"""
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Any
 
@@ -15,30 +21,40 @@ FALLBACK_REASONS = {
 }
 
 
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+_BOLD_OPEN, _BOLD_CLOSE = "\x00", "\x01"  # survive `literal`, then become ** around the answer phrase
+
+
+def literal(text: str) -> str:
+    """`text` as Markdown that renders exactly these characters (no markup, no links, no HTML)."""
+    return _MARKDOWN.sub(r"\\\1", escape(text, quote=False))
+
+
 def answer_markdown(answer: Any) -> str:
     """The chat message: the answer (escaped), then its numbered citations with the quoted source."""
     if answer.refused:
         fallback = getattr(answer, "fallback", None)
         why = (FALLBACK_REASONS.get(fallback, "the LLM answer was not supported by the passages") if fallback else "")
-        return f"**Not in the documents.** {escape(answer.text)}" + (
+        return f"**Not in the documents.** {literal(answer.text)}" + (
             f"\n\n<small>{escape(fallback)}: {escape(why)}</small>" if fallback else "")
     marked = getattr(answer, "marked_text", None)
-    lines = [escape(marked() if marked is not None else answer.text)]  # the answer phrase in bold
+    text = marked(_BOLD_OPEN, _BOLD_CLOSE) if marked is not None else answer.text
+    lines = [literal(text).replace(_BOLD_OPEN, "**").replace(_BOLD_CLOSE, "**")]  # the answer phrase in bold
     confidence = getattr(answer, "confidence", None)
     if confidence is not None:
         lines.append(f"<small>confidence: **{confidence_label(confidence)}** (P(right) {confidence:.2f})</small>")
     lines.append("")
     for c in answer.citations:
         page = f", page {c.page}" if c.page else ""
-        section = f" § {escape(c.section)}" if getattr(c, "section", "") else ""
-        quote = escape(" ".join(c.quote.split()))  # a hard-wrapped quote shown on one line
-        lines.append(f"[{c.n}] *{escape(c.source)}{page}{section}, characters {c.start}–{c.end}*: “{quote}”")
+        section = f" § {literal(c.section)}" if getattr(c, "section", "") else ""
+        quote = literal(" ".join(c.quote.split()))  # a hard-wrapped quote shown on one line
+        lines.append(f"\\[{c.n}\\] *{literal(c.source)}{page}{section}, characters {c.start}–{c.end}*: “{quote}”")
     for sentence in getattr(answer, "unsupported", ()) or ():
-        lines.append(f"\n<small>⚠ removed, not supported by the passages: {escape(sentence)}</small>")
+        lines.append(f"\n<small>⚠ removed, not supported by the passages: {literal(sentence)}</small>")
     for note in getattr(answer, "notes", ()) or ():
-        lines.append(f"\n<small>{escape(note)}</small>")
+        lines.append(f"\n<small>{literal(note)}</small>")
     if answer.standalone_question:
-        lines.append(f"\n<small>searched for: {escape(answer.standalone_question)}</small>")
+        lines.append(f"\n<small>searched for: {literal(answer.standalone_question)}</small>")
     return "\n".join(lines)
 
 
