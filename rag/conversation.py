@@ -18,10 +18,12 @@ _ANAPHORA = re.compile(
     r"\b(it|its|they|them|their|this|that|these|those|he|him|his|she|her|there|then|the same|such)\b", re.I)
 _FOLLOW_ON = re.compile(r"^\s*(and|but|also|what about|how about|so|then|or)\b", re.I)
 _WORD = re.compile(r"[\w’'.-]+")
+_DANGLING = re.compile(r"\b(?:by|of|for|from|to|with|about|in|on|at)\s+(?:whom|who|what|which|where|when)\W*$", re.I)
 
 
 def needs_context(question: str) -> bool:
-    return bool(_ANAPHORA.search(question) or _FOLLOW_ON.match(question) or len(terms(question)) <= 1)
+    return bool(_ANAPHORA.search(question) or _FOLLOW_ON.match(question) or _DANGLING.search(question)
+                or len(terms(question)) <= 1)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,12 @@ def test_a_follow_up_carries_the_entities_of_the_previous_question():
     assert "ATACMS" in q and q.startswith("and how far can it fly?")
 
 
+def test_a_question_ending_on_a_bare_question_word_is_a_follow_up():
+    q = standalone("Participation by whom?", ["How has President Putin described such strikes?"])
+    assert "Putin" in q
+    assert standalone("Which book is by whom the author named?", ["x"]) == "Which book is by whom the author named?"
+
+
 def test_a_self_contained_question_is_left_alone():
     q = "What did Zelensky say about the rockets?"
     assert standalone(q, ["What is the ATACMS missile?"]) == q
