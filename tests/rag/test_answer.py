@@ -48,8 +48,8 @@ def test_near_topic_questions_the_article_does_not_answer_are_refused(seed_rag, 
 def test_a_citation_whose_quote_does_not_match_the_source_is_dropped(seed_rag, monkeypatch):
     real = seed_rag._cite
 
-    def shifted(n, candidate):
-        c = real(n, candidate)
+    def shifted(n, candidate, doc):
+        c = real(n, candidate, doc)
         return Citation(c.n, c.source, c.start + 1, c.end + 1, c.quote, c.page)
 
     monkeypatch.setattr(seed_rag, "_cite", shifted)
