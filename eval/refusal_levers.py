@@ -221,21 +221,14 @@ def run(settings: Any, quick: bool = False, embedder: Any = None) -> Report:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from eval.embcache import CachedEmbedder
-    from index.embedding import SentenceTransformerEmbedder
-    from rag.settings import Settings
+    from eval.embcache import cached_run
 
     parser = argparse.ArgumentParser(prog="python -m eval.refusal_levers", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="the first 4 articles only (a smoke test)")
     parser.add_argument("--embedding-cache", default=".cache/seedrag-eval-embeddings")
     parser.add_argument("--out", default="eval/out/refusal_levers")
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
-    embedder = CachedEmbedder(SentenceTransformerEmbedder(settings.embedding_model), args.embedding_cache)
-    try:
-        report = run(settings, quick=args.quick, embedder=embedder)
-    finally:
-        embedder.close()
+    report = cached_run(args.embedding_cache, run, quick=args.quick)
     path = report.write(Path(args.out))
     for key, value in report.summary.items():
         print(f"{key}: {fmt(value)}")

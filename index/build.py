@@ -19,10 +19,11 @@ from index.documents import (
     load_document,
     unsupported_message,
 )
-from index.embedding import Embedder
+from index.embedding import Embedder, embed_with_spans
 from index.errors import ConfigError, DocumentError, IndexMismatchError
 from index.manifest import Manifest
-from index.stores.base import Store, StoredDocument
+from index.sentences import split_sentences
+from index.stores.base import SentenceVectors, Store, StoredDocument
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
 EMBED_BATCH = 64
@@ -111,7 +112,8 @@ def build_index(
                 f"the settings now say {chunk_tokens}/{chunk_overlap}. Rebuild: seedrag index --rebuild"
             )
     known = {} if old is None or rebuild else dict(old.files)
-    reread = old is not None and old.loaders != LOADERS_VERSION  # the loaders changed: read every file again
+    # the loaders changed, or the index predates stored sentence vectors: read and embed every file again
+    reread = old is not None and (old.loaders != LOADERS_VERSION or not old.sentence_vectors)
 
     docs: list[tuple[Document, bool]] = []  # (document, is_new)
     seen: set[str] = set()
@@ -147,7 +149,7 @@ def build_index(
         manifest = Manifest(
             embedding_model=embedder.name, dimension=embedder.dimension, chunk_tokens=chunk_tokens,
             chunk_overlap=chunk_overlap, extra={**(old.extra if old else {}), **(extra or {})},
-            loaders=LOADERS_VERSION,
+            loaders=LOADERS_VERSION, sentence_vectors=True,
         )
         store.apply(upserts, removals, manifest)
     added = sum(1 for _, new in docs if new)
@@ -171,17 +173,25 @@ def _under(source: str, scopes: list[str]) -> bool:
 def _embed(
     docs: list[tuple[Document, bool]], embedder: Embedder, size: int, overlap: int, progress: Progress | None
 ) -> list[StoredDocument]:
+    """Chunk and embed `docs`: every chunk's vector and its sentences' vectors (`index.sentences`, the
+    sentences the answerer scores), from one forward pass with the default embedder."""
     chunked = [(d, chunk_document(d, size, overlap, embedder.fits)) for d, _ in docs]
-    texts = [c.text for _, chunks in chunked for c in chunks]
-    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32) if texts else None
-    for at in range(0, len(texts), EMBED_BATCH):
-        batch = texts[at:at + EMBED_BATCH]
-        vectors[at:at + len(batch)] = embedder.embed_documents(batch)  # type: ignore[index]
+    flat = [c for _, chunks in chunked for c in chunks]
+    spans = [tuple((s.start, s.end) for s in split_sentences(c.text, c.start)) for c in flat]
+    vectors = np.zeros((len(flat), embedder.dimension), dtype=np.float32)
+    sentences: list[SentenceVectors] = []
+    for at in range(0, len(flat), EMBED_BATCH):
+        batch = flat[at:at + EMBED_BATCH]
+        wanted = spans[at:at + len(batch)]
+        relative = [[(a - c.start, b - c.start) for a, b in s] for c, s in zip(batch, wanted, strict=True)]
+        block, per_chunk = embed_with_spans(embedder, [c.text for c in batch], relative)
+        vectors[at:at + len(batch)] = block
+        sentences.extend(SentenceVectors(s, v) for s, v in zip(wanted, per_chunk, strict=True))
         if progress:
-            progress(at + len(batch), len(texts))
+            progress(at + len(batch), len(flat))
     out, at = [], 0
     for d, chunks in chunked:
-        block = vectors[at:at + len(chunks)] if vectors is not None else np.zeros((0, embedder.dimension))
-        out.append(StoredDocument(d, tuple(chunks), block))
-        at += len(chunks)
+        n = len(chunks)
+        out.append(StoredDocument(d, tuple(chunks), vectors[at:at + n], tuple(sentences[at:at + n])))
+        at += n
     return out

@@ -41,6 +41,24 @@ class Embedder(Protocol):
         ...
 
 
+def embed_with_spans(embedder: Embedder, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                     ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The vectors of `texts` and, for each text, those of its `spans` (character offsets into it). An
+    embedder with `embed_documents_and_spans` (one forward pass) does it itself; any other embeds the spans'
+    texts as documents."""
+    own = getattr(embedder, "embed_documents_and_spans", None)
+    if own is not None:
+        return own(texts, spans)  # type: ignore[no-any-return]
+    vectors = embedder.embed_documents(texts)
+    pieces = [t[a:b] for t, s in zip(texts, spans, strict=True) for a, b in s]
+    flat = embedder.embed_documents(pieces) if pieces else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+    out, at = [], 0
+    for s in spans:
+        out.append(flat[at:at + len(s)])
+        at += len(s)
+    return vectors, out
+
+
 def resolve_model_path(name: str) -> str:
     """Map a model setting to something `SentenceTransformer` can load offline."""
     package = _PACKAGED.get(name)
@@ -104,6 +122,30 @@ class SentenceTransformerEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, self.model.encode_query)
 
+    def embed_documents_and_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                                  ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The documents' vectors (as `embed_documents`) and, from the same forward pass, a vector per span
+        (character offsets into its text): the mean of the token states inside it, L2-normalised, as the
+        model pools a whole text. Index time gets sentence vectors for free."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        features = self.model.encode_document(list(texts), batch_size=self.batch_size, output_value=None,
+                                              show_progress_bar=False)
+        offsets = self.model.tokenizer(list(texts), return_offsets_mapping=True, truncation=True,
+                                       max_length=self.max_tokens)["offset_mapping"]
+        vectors = _normalised(np.stack([f["sentence_embedding"].float().cpu().numpy() for f in features]))
+        out = []
+        for f, offs, wanted in zip(features, offsets, spans, strict=True):
+            states = f["token_embeddings"].float().cpu().numpy()[:len(offs)]
+            o = np.asarray(offs, dtype=np.int64).reshape(-1, 2)
+            real = o[:, 1] > o[:, 0]  # special tokens have empty offsets
+            rows = []
+            for a, b in wanted:
+                inside = real & (o[:, 0] < b) & (o[:, 1] > a)
+                rows.append(states[inside].mean(axis=0) if inside.any() else np.zeros(states.shape[1], np.float32))
+            out.append(_normalised(np.asarray(rows, dtype=np.float32).reshape(len(wanted), states.shape[1])))
+        return vectors, out
+
     def _encode(self, texts: Sequence[str], encode: Any) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -117,3 +159,8 @@ class SentenceTransformerEmbedder:
         tokenizer = self.model.tokenizer
         lengths = [len(ids) for ids in tokenizer(list(texts), add_special_tokens=True)["input_ids"]]
         return [n <= self.max_tokens for n in lengths]
+
+
+def _normalised(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.ascontiguousarray(matrix / np.where(norms > 0, norms, 1.0), dtype=np.float32)

@@ -35,6 +35,7 @@ class Manifest:
     packages: dict[str, str] = field(default_factory=package_versions)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. the calibrated refusal threshold
     loaders: str = ""  # index.documents.LOADERS_VERSION that read the files ("": before loaders were versioned)
+    sentence_vectors: bool = False  # the chunks carry their sentences' vectors (False: built before they were)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

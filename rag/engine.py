@@ -271,7 +271,8 @@ class RAG:
         vector = self.embedder.embed_queries([searched])[0]
         hits = self.retriever.retrieve(searched, k, query_vector=vector)
         ranked = candidates(searched, hits, self.embedder, self._idf_fn(), query_vector=vector,
-                            document=self.store.document)
+                            document=self.store.document,
+                            stored=self.store.sentence_vectors([h.chunk_id for h in hits]))
         if self.reranker is not None and self.reader is not None:
             from rag.evidence import rank
 

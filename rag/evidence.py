@@ -17,6 +17,7 @@ The refusal gate compares that probability with the calibrated `threshold`.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
 import json
@@ -31,6 +32,10 @@ from rag.reader import Reader
 from rag.rerank import Reranker
 
 FEATURES = ("ce", "reader", "lexical")
+
+# the reader runs beside the cross-encoder (each model is one onnxruntime thread that releases the GIL): on two
+# cores a question waits for the slower model only; a few workers so concurrent questions do not queue here
+_BESIDE = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="seedrag-reader")
 
 
 @dataclass(frozen=True)
@@ -78,8 +83,9 @@ def score(question: str, ranked: Sequence[Candidate], reranker: Reranker, reader
     if not top:
         return []
     texts = [c.text for c in top]
+    reading = _BESIDE.submit(reader.read, question, texts)
     logits = reranker.score(question, texts)
-    readings = reader.read(question, texts)
+    readings = reading.result()
     return [dataclasses.replace(c, ce=float(s), reader=r.answer_logit, phrase=(c.start + r.start, c.start + r.end))
             for c, s, r in zip(top, logits, readings, strict=True)]
 

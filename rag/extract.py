@@ -1,7 +1,8 @@
 """The extractive answerer: the best-supported sentence of the retrieved passages (no model of its own).
 
 There is no span-reader model offline (docs: MODELS.md), so a sentence is scored from what we have:
-- `dense`: cosine similarity of the question and the sentence (the embedding model, one batch);
+- `dense`: cosine similarity of the question and the sentence (its vector stored at index time by
+  `index.build`; a sentence without one, as in an index built before they were stored, is embedded now);
 - `lexical`: the idf-weighted share of the question's terms that the sentence contains;
 - `fits`: whether the sentence holds the kind of thing the question asks for (a number for "how many",
   a date for "when", a name for "who"), beyond what the question already says.
@@ -12,8 +13,9 @@ compares the best support with the calibrated threshold.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +23,7 @@ from index.documents import NOT_ANSWERS, Document
 from index.embedding import Embedder
 from index.lexical import terms
 from index.sentences import split_sentences
+from index.stores.base import SentenceVectors
 from rag.retrieve import Hit
 
 W_DENSE = 0.6
@@ -124,13 +127,35 @@ def lexical_coverage(question_terms: Sequence[str], sentence: str, idf: Callable
     return sum(idf(t) for t in wanted & present) / total if total else 0.0
 
 
+def _dense(spans: Sequence[tuple[int, Hit, Any]], query: np.ndarray, embedder: Embedder,
+           stored: Mapping[str, SentenceVectors]) -> np.ndarray:
+    """The cosine of each span's sentence with the question: from its stored vector, else embedded now."""
+    where: dict[str, dict[tuple[int, int], int]] = {}  # chunk id -> {sentence span: row of its vectors}
+    dense = np.zeros(len(spans), dtype=np.float32)
+    missing = []
+    for n, (_, hit, s) in enumerate(spans):
+        held = stored.get(hit.chunk_id)
+        if held is not None and hit.chunk_id not in where:
+            where[hit.chunk_id] = {span: r for r, span in enumerate(held.spans)}
+        row = where.get(hit.chunk_id, {}).get((s.start, s.end))
+        if held is None or row is None:
+            missing.append(n)
+        else:
+            dense[n] = float(held.vectors[row] @ query)
+    if missing:
+        dense[missing] = embedder.embed_documents([spans[n][2].text for n in missing]) @ query
+    return dense
+
+
 def candidates(
     question: str, hits: Sequence[Hit], embedder: Embedder, idf: Callable[[str], float],
     query_vector: np.ndarray | None = None, document: Callable[[str], Document | None] | None = None,
+    stored: Mapping[str, SentenceVectors] | None = None,
 ) -> list[Candidate]:
     """Every sentence of the hits that can answer, scored, best first (a sentence shared by overlapping hits
     appears once). `document` looks up a hit's document: sentences of headings, code and definition terms
-    (its block map) are structure, never answers."""
+    (its block map) are structure, never answers. `stored`: the hits' sentence vectors by chunk id
+    (`Store.sentence_vectors`); only sentences without one are embedded here."""
     seen: set[tuple[str, int]] = set()
     spans = []
     docs: dict[str, Document | None] = {}  # hits often share a document: look each up once (a query on PostgreSQL)
@@ -147,8 +172,7 @@ def candidates(
         return []
     if query_vector is None:
         query_vector = embedder.embed_queries([question])[0]
-    vectors = embedder.embed_documents([s.text for _, _, s in spans])
-    dense = vectors @ query_vector
+    dense = _dense(spans, query_vector, embedder, stored or {})
     q_terms = [t for t in terms(question) if t not in QUESTION_WORDS]
     kind = expected_type(question)
     out = []

@@ -13,16 +13,28 @@ import numpy as np
 
 from index.chunking import Chunk
 from index.documents import Document
+from index.errors import IndexMismatchError, StoreError
 from index.manifest import Manifest
 
 
 @dataclass(frozen=True)
+class SentenceVectors:
+    """The sentences of one chunk (document offsets, in order) and their vectors: row i embeds `spans[i]`.
+    Computed at index time so that answering a question embeds nothing but the question."""
+
+    spans: tuple[tuple[int, int], ...]
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True)
 class StoredDocument:
-    """A document with its chunks and their vectors (row i of `vectors` embeds `chunks[i]`)."""
+    """A document with its chunks and their vectors (row i of `vectors` embeds `chunks[i]`); `sentences[i]`
+    holds the sentence vectors of `chunks[i]` (empty: not computed, the answerer embeds them when asked)."""
 
     document: Document
     chunks: tuple[Chunk, ...]
     vectors: np.ndarray
+    sentences: tuple[SentenceVectors, ...] = ()
 
 
 @runtime_checkable
@@ -45,6 +57,11 @@ class Store(Protocol):
         """The k chunks that best match `query` lexically (BM25 or full-text rank), best first."""
         ...
 
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, SentenceVectors]:
+        """The stored sentence vectors of those of `chunk_ids` that have them (chunks indexed before sentence
+        vectors were stored have none)."""
+        ...
+
     def document(self, source: str) -> Document | None:
         """The full document text (for citation checks and the viewer)."""
         ...
@@ -58,3 +75,18 @@ class Store(Protocol):
     def refresh(self) -> bool:
         """Pick up changes another process wrote; True if something changed."""
         ...
+
+
+def check_sentences(u: StoredDocument, dimension: int) -> None:
+    """A StoreError/IndexMismatchError unless `u.sentences` is empty or one well-formed entry per chunk."""
+    if not u.sentences:
+        return
+    if len(u.sentences) != len(u.chunks):
+        raise StoreError(f"{u.document.source}: {len(u.chunks)} chunks but {len(u.sentences)} sentence lists")
+    for chunk, held in zip(u.chunks, u.sentences, strict=True):
+        if len(held.spans) != len(held.vectors) or any(not chunk.start <= a < b <= chunk.end for a, b in held.spans):
+            raise StoreError(f"{u.document.source}: the sentence vectors of chunk {chunk.id} do not match its text")
+        if len(held.vectors) and np.asarray(held.vectors).shape[1] != dimension:
+            raise IndexMismatchError(
+                f"{u.document.source}: sentence vectors have {np.asarray(held.vectors).shape[1]} dimensions, the "
+                f"manifest says {dimension}. Re-index: seedrag index --rebuild")

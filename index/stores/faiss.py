@@ -3,7 +3,7 @@
 Layout of the index folder::
 
     CURRENT              names the live generation, replaced atomically (os.replace)
-    gen-000007/          manifest.json, documents.jsonl, chunks.jsonl, vectors.faiss
+    gen-000007/          manifest.json, documents.jsonl, chunks.jsonl, vectors.faiss, sentences.npy
     .lock                taken by writers, so two builds never interleave
 
 A write builds a complete new generation beside the live one and then switches `CURRENT`, so a
@@ -30,7 +30,9 @@ from index.documents import Document, blocks_from_json, blocks_to_json
 from index.errors import IndexMismatchError, IndexNotFoundError, StoreError
 from index.lexical import BM25
 from index.manifest import Manifest
-from index.stores.base import StoredDocument
+from index.stores.base import SentenceVectors, StoredDocument, check_sentences
+
+_OMP_LOCK = threading.Lock()
 
 
 class FaissStore:
@@ -53,6 +55,7 @@ class FaissStore:
         self._manifest: Manifest | None = None
         self._docs: dict[str, Document] = {}
         self._chunks: list[Chunk] = []
+        self._sentences: dict[str, SentenceVectors] = {}
         self._index: Any = None
         self._bm25: BM25 | None = None
 
@@ -78,10 +81,11 @@ class FaissStore:
         try:
             manifest = Manifest.from_json(json.loads((folder / "manifest.json").read_text()))
             docs = {d.source: d for d in map(_doc_from_json, _read_jsonl(folder / "documents.jsonl"))}
-            chunks = [_chunk_from_json(c, docs) for c in _read_jsonl(folder / "chunks.jsonl")]
+            rows = list(_read_jsonl(folder / "chunks.jsonl"))
+            chunks = [_chunk_from_json(c, docs) for c in rows]
+            sentences = _sentences_from(rows, folder / "sentences.npy")
             import faiss
 
-            faiss.omp_set_num_threads(1)  # one query at a time: threads only add overhead (55 ms -> 0.5 ms)
             index = faiss.read_index(str(folder / "vectors.faiss"))
         except IndexMismatchError:
             raise
@@ -94,6 +98,7 @@ class FaissStore:
         with self._lock:
             self._generation, self._manifest, self._docs = generation, manifest, docs
             self._chunks, self._index, self._bm25 = chunks, index, None
+            self._sentences = sentences
 
     def refresh(self) -> bool:
         if not self._fresh and self._current() != self._generation:
@@ -113,6 +118,10 @@ class FaissStore:
     def chunk_count(self) -> int:
         return len(self._chunks)
 
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, SentenceVectors]:
+        with self._lock:
+            return {i: self._sentences[i] for i in chunk_ids if i in self._sentences}
+
     def search_dense(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         with self._lock:
             if not self._chunks or k <= 0:
@@ -123,7 +132,8 @@ class FaissStore:
                     f"Query vectors have {query.shape[1]} dimensions, the index {self._index.d}. "
                     "Re-index with the current model: seedrag index --rebuild"
                 )
-            scores, ids = self._index.search(query, min(k, len(self._chunks)))
+            with _one_thread():
+                scores, ids = self._index.search(query, min(k, len(self._chunks)))
             return [(self._chunks[i], float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def search_lexical(self, query: str, k: int) -> list[tuple[Chunk, float]]:
@@ -151,6 +161,7 @@ class FaissStore:
             old = self._index.reconstruct_batch(np.asarray(keep, dtype=np.int64)) if keep else None
             docs = {s: d for s, d in self._docs.items() if s not in replaced}
             chunks = [self._chunks[i] for i in keep]
+            sentences = {c.id: self._sentences[c.id] for c in chunks if c.id in self._sentences}
             blocks = [old] if old is not None else []
             if old is not None and old.shape[1] != manifest.dimension:
                 raise IndexMismatchError(
@@ -165,6 +176,8 @@ class FaissStore:
                     )
                 if len(u.chunks) != len(u.vectors):
                     raise StoreError(f"{u.document.source}: {len(u.chunks)} chunks but {len(u.vectors)} vectors")
+                check_sentences(u, manifest.dimension)
+                sentences.update((c.id, v) for c, v in zip(u.chunks, u.sentences, strict=False))
                 docs[u.document.source] = u.document
                 chunks.extend(u.chunks)
                 if len(u.chunks):
@@ -178,7 +191,7 @@ class FaissStore:
             index = faiss.IndexFlatIP(manifest.dimension)
             index.add(np.ascontiguousarray(vectors))
             manifest = Manifest(**{**manifest.to_json(), "files": {s: d.content_hash for s, d in docs.items()}})
-            self._write_generation(manifest, docs, chunks, index)
+            self._write_generation(manifest, docs, chunks, index, sentences)
             self._fresh = False
         self._load()
 
@@ -194,7 +207,8 @@ class FaissStore:
             yield
 
     def _write_generation(
-        self, manifest: Manifest, docs: dict[str, Document], chunks: list[Chunk], index: Any
+        self, manifest: Manifest, docs: dict[str, Document], chunks: list[Chunk], index: Any,
+        sentences: dict[str, SentenceVectors],
     ) -> None:
         import faiss
 
@@ -206,10 +220,14 @@ class FaissStore:
             staging.mkdir()
             _write_jsonl(staging / "documents.jsonl", (_doc_to_json(d) for d in docs.values()))
             _write_jsonl(staging / "chunks.jsonl", (
-                {"id": c.id, "source": c.source, "start": c.start, "end": c.end, "page": c.page, "section": c.section}
+                {"id": c.id, "source": c.source, "start": c.start, "end": c.end, "page": c.page, "section": c.section,
+                 **({"sentences": [list(span) for span in sentences[c.id].spans]} if c.id in sentences else {})}
                 for c in chunks
             ))
             faiss.write_index(index, str(staging / "vectors.faiss"))
+            held = [sentences[c.id].vectors for c in chunks if c.id in sentences]
+            if held:
+                np.save(staging / "sentences.npy", np.vstack(held).astype(np.float32))
             _write_text(staging / "manifest.json", json.dumps(manifest.to_json(), indent=1, sort_keys=True))
             staging.rename(self.path / name)
             _write_text(self.path / "CURRENT.tmp", name)
@@ -220,6 +238,22 @@ class FaissStore:
         # keep the previous generation for readers that are still loading it; drop older ones
         for old in sorted(self.path.glob("gen-*"))[:-2]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """FAISS on one OpenMP thread for a search (one query: threads only add overhead, 55 ms -> 0.5 ms under
+    load), then the process's setting back: OpenMP's thread count is shared with torch, and setting it once
+    for good left every embedding (ingest and queries) on one core."""
+    import faiss
+
+    with _OMP_LOCK:  # searches of several stores must not save each other's setting
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            yield
+        finally:
+            faiss.omp_set_num_threads(before)
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -238,6 +272,25 @@ def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
         for line in f:
             if line.strip():
                 yield json.loads(line)
+
+
+def _sentences_from(rows: list[dict[str, Any]], path: Path) -> dict[str, SentenceVectors]:
+    """The sentence vectors of the chunks (rows of chunks.jsonl) that have them; none for a generation
+    written before they were stored."""
+    if not path.exists():
+        return {}
+    matrix = np.load(path)
+    out, at = {}, 0
+    for row in rows:
+        spans = row.get("sentences")
+        if spans is None:
+            continue
+        n = len(spans)
+        out[row["id"]] = SentenceVectors(tuple((int(a), int(b)) for a, b in spans), matrix[at:at + n])
+        at += n
+    if at != len(matrix):
+        raise ValueError(f"sentences.npy holds {len(matrix)} vectors, chunks.jsonl names {at}")
+    return out
 
 
 def _chunk_from_json(c: dict[str, Any], docs: dict[str, Document]) -> Chunk:

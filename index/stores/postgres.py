@@ -6,7 +6,9 @@ Tables (created on first use by numbered migrations, recorded in `seedrag_migrat
     seedrag_chunks     id (pk), source (fk, on delete cascade), text, start, "end", page, section,
                        embedding vector(dim) + HNSW index (vector_ip_ops),
                        terms text[] (the chunk's distinct BM25 terms) + GIN index, counts int[] (each
-                       term's count), length (number of terms)
+                       term's count), length (number of terms), sentence_spans int[] (start, end pairs of
+                       the chunk's sentences) + sentence_vectors bytea (their float32 vectors; NULL: indexed
+                       before sentence vectors were stored)
     seedrag_manifest   one row: the manifest (jsonb), a change counter `version`, the chunk and term counts
     seedrag_terms      term -> number of chunks holding it (document frequency, for idf)
 
@@ -45,7 +47,7 @@ from index.documents import Document, blocks_from_json, blocks_to_json
 from index.errors import IndexMismatchError, IndexNotFoundError, StoreError
 from index.lexical import K1, B, idf, terms
 from index.manifest import Manifest
-from index.stores.base import StoredDocument
+from index.stores.base import SentenceVectors, StoredDocument, check_sentences
 
 T = TypeVar("T")
 HNSW_MAX_DIM = 2000  # pgvector's limit for an HNSW index on `vector`; beyond it, search scans exactly
@@ -91,6 +93,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE seedrag_documents ADD COLUMN blocks jsonb NOT NULL DEFAULT '[]';
     ALTER TABLE seedrag_chunks ADD COLUMN section text NOT NULL DEFAULT '';
     """,
+    # 5: sentence vectors computed at index time (older rows: NULL, until re-indexed)
+    """
+    ALTER TABLE seedrag_chunks ADD COLUMN sentence_spans integer[] NOT NULL DEFAULT '{}';
+    ALTER TABLE seedrag_chunks ADD COLUMN sentence_vectors bytea;
+    """,
 )
 
 _QUERY_TERMS = """
@@ -113,6 +120,14 @@ _TERMS_OF = """
 SELECT l, count(*) FROM seedrag_chunks c, unnest(c.terms) AS l
 WHERE c.source = ANY(%s) GROUP BY l
 """
+
+
+def _sentence_columns(held: SentenceVectors | None) -> tuple[list[int], bytes | None]:
+    """The sentence_spans and sentence_vectors values of a chunk."""
+    if held is None:
+        return [], None
+    flat = [x for span in held.spans for x in span]
+    return flat, np.ascontiguousarray(held.vectors, dtype=np.float32).tobytes()
 
 
 def term_counts(text: str) -> tuple[list[str], list[int], int]:
@@ -289,6 +304,20 @@ class PostgresStore:
             return None
         return Document(row[0], row[1], row[2], row[3], tuple(row[4]), blocks_from_json(row[5]))
 
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, SentenceVectors]:
+        if self._fresh or not chunk_ids:
+            return {}
+        rows = self._read(lambda c: c.execute(
+            "SELECT id, sentence_spans, sentence_vectors FROM seedrag_chunks "
+            "WHERE id = ANY(%s) AND sentence_vectors IS NOT NULL", (list(chunk_ids),)).fetchall())
+        out = {}
+        for chunk_id, flat, blob in rows:
+            spans = tuple(zip(flat[0::2], flat[1::2], strict=True))
+            vectors = np.frombuffer(blob, dtype=np.float32).reshape(len(spans), -1) if spans else \
+                np.zeros((0, 0), dtype=np.float32)
+            out[chunk_id] = SentenceVectors(spans, vectors)
+        return out
+
     def sources(self) -> list[str]:
         if self._fresh:
             return []
@@ -375,8 +404,11 @@ class PostgresStore:
                     f"{u.document.source}: vectors have {vectors.shape[-1]} dimensions, the manifest says "
                     f"{manifest.dimension}. Re-index: seedrag index --rebuild"
                 )
-            rows.extend((c.id, c.source, c.text, c.start, c.end, c.page, c.section, v, *term_counts(c.text))
-                        for c, v in zip(u.chunks, vectors, strict=True))
+            check_sentences(u, manifest.dimension)
+            held = u.sentences or (None,) * len(u.chunks)
+            rows.extend((c.id, c.source, c.text, c.start, c.end, c.page, c.section, v, *term_counts(c.text),
+                         *_sentence_columns(h))
+                        for c, v, h in zip(u.chunks, vectors, held, strict=True))
         from psycopg.types.json import Jsonb
 
         docs = [u.document for u in upserts]
@@ -399,9 +431,9 @@ class PostgresStore:
                         [(d.source, d.text, d.content_hash, d.title, list(d.pages), Jsonb(blocks_to_json(d.blocks)))
                          for d in docs])
                 with cur.copy('COPY seedrag_chunks (id, source, text, start, "end", page, section, embedding, terms, '
-                              'counts, length) FROM STDIN (FORMAT BINARY)') as copy:
+                              'counts, length, sentence_spans, sentence_vectors) FROM STDIN (FORMAT BINARY)') as copy:
                     copy.set_types(["text", "text", "text", "int4", "int4", "int4", "text", "vector", "text[]",
-                                    "int4[]", "int4"])
+                                    "int4[]", "int4", "int4[]", "bytea"])
                     for row in rows:
                         copy.write_row(row)
             if bulk and manifest.dimension <= HNSW_MAX_DIM:

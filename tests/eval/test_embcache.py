@@ -27,6 +27,10 @@ class CountingEmbedder:
         self.embedded.extend(texts)
         return self.inner.embed_documents(texts)
 
+    def embed_documents_and_spans(self, texts, spans):
+        self.embedded.extend(texts)
+        return self.inner.embed_documents_and_spans(texts, spans)
+
 
 def test_cache_returns_the_models_vectors_and_skips_known_texts(embedder, tmp_path):
     from eval.embcache import CachedEmbedder
@@ -46,6 +50,29 @@ def test_cache_returns_the_models_vectors_and_skips_known_texts(embedder, tmp_pa
     assert counting.embedded == [*texts, "A new sentence."]
     assert (again.hits, again.misses) == (2, 1)
     assert again.embed_queries(["q"]).shape == (1, embedder.dimension)
+
+
+def test_cache_keeps_a_chunks_sentence_vectors_from_the_models_single_pass(embedder, tmp_path):
+    from eval.embcache import CachedEmbedder
+
+    texts = ["The ATACMS has a range of 190 miles. It was first used in 1991.", "Ukraine received them."]
+    spans = [[(0, 36), (37, 63)], [(0, 22)]]
+    model_vectors, model_spans = embedder.embed_documents_and_spans(texts, spans)
+    counting = CountingEmbedder(embedder)
+    first = CachedEmbedder(counting, tmp_path, active=True)
+    vectors, per_text = first.embed_documents_and_spans(texts, spans)
+    np.testing.assert_allclose(vectors, model_vectors, atol=1e-6)
+    for got, want in zip(per_text, model_spans, strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    first.close()
+
+    again = CachedEmbedder(counting, tmp_path, active=True)
+    vectors, per_text = again.embed_documents_and_spans(texts[::-1], spans[::-1])
+    np.testing.assert_allclose(vectors, model_vectors[::-1], atol=1e-6)
+    np.testing.assert_allclose(per_text[1], model_spans[0], atol=1e-6)
+    assert counting.embedded == texts and (again.hits, again.misses) == (2, 0)
+    again.embed_documents_and_spans(texts[:1], [[(0, 36)]])  # other spans of the same text: not the same entry
+    assert counting.embedded == [*texts, texts[0]] and again.misses == 1
 
 
 def test_cache_serves_only_inside_caching(embedder, tmp_path):

@@ -109,6 +109,7 @@ def test_an_interrupted_build_leaves_the_previous_index_loadable(tmp_path, embed
         raise Boom("killed half-way through embedding")
 
     monkeypatch.setattr(embedder, "embed_documents", crash)
+    monkeypatch.setattr(embedder, "embed_documents_and_spans", crash)  # the build's path: chunks and sentences
     with pytest.raises(Boom):
         _build(tmp_path, embedder)
     monkeypatch.undo()
@@ -127,3 +128,61 @@ def test_an_interrupted_build_leaves_the_previous_index_loadable(tmp_path, embed
     reopened = FaissStore(tmp_path / "index", create=False)
     assert reopened.sources() == ["docs/a.txt"] and reopened.chunk_count() == 1
     assert not list((tmp_path / "index").glob(".gen-*"))  # no staging leftovers
+
+
+def test_an_index_from_before_sentence_vectors_answers_and_is_upgraded_by_the_next_build(tmp_path, embedder,
+                                                                                          monkeypatch):
+    from rag.engine import RAG
+    from tests.documents import FERRY_LINES
+
+    _write(tmp_path, "notes.md", "# Port Adle\n\n" + "\n".join(FERRY_LINES) + "\n")
+    _build(tmp_path, embedder)
+    question = "When do the ferries leave?"
+    expected = RAG(FaissStore(tmp_path / "index"), embedder=embedder).ask(question)
+    generation = tmp_path / "index" / (tmp_path / "index" / "CURRENT").read_text().strip()
+    (generation / "sentences.npy").unlink()  # what seedrag wrote before it stored sentence vectors
+    rows = [json.loads(line) for line in (generation / "chunks.jsonl").read_text().splitlines()]
+    (generation / "chunks.jsonl").write_text("".join(json.dumps({k: v for k, v in r.items() if k != "sentences"})
+                                                     + "\n" for r in rows))
+    manifest = json.loads((generation / "manifest.json").read_text())
+    del manifest["sentence_vectors"]
+    (generation / "manifest.json").write_text(json.dumps(manifest))
+
+    embedded: list[str] = []
+    real = embedder.embed_documents
+    monkeypatch.setattr(embedder, "embed_documents", lambda texts: embedded.extend(texts) or real(texts))
+    old = RAG(FaissStore(tmp_path / "index"), embedder=embedder)
+    assert old.store.sentence_vectors([r["id"] for r in rows]) == {}
+    answer = old.ask(question)
+    assert (answer.text, answer.confidence) == (expected.text, pytest.approx(expected.confidence, abs=1e-4))
+    assert embedded  # the sentences were embedded at question time
+
+    report = _build(tmp_path, embedder)  # nothing changed on disk, yet every file is embedded again, once
+    assert report.updated == 1 and report.unchanged == 0
+    embedded.clear()
+    upgraded = RAG(FaissStore(tmp_path / "index"), embedder=embedder)
+    assert upgraded.ask(question).text == expected.text
+    assert embedded == []
+    assert _build(tmp_path, embedder).unchanged == 1
+
+
+def test_building_and_searching_leave_the_embedding_model_all_cores(tmp_path):
+    """FAISS's OpenMP setting is shared with torch: one thread for a search must not become one thread for
+    every later embedding (it did: ingest and queries ran on one core). A fresh process, so that no earlier
+    test has changed the count."""
+    import subprocess
+    import sys
+
+    _write(tmp_path, "a.txt", "ATACMS has a range of 190 miles. It was first used in 1991.")
+    script = (
+        "import sys, torch\n"
+        "from rag.engine import RAG\n"
+        "before = torch.get_num_threads()\n"
+        "rag = RAG.build([sys.argv[1]], sys.argv[2])\n"
+        "assert rag.retrieve('ATACMS range') and not rag.ask('How far can ATACMS fly?').refused\n"
+        "print(before, torch.get_num_threads())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "docs"), str(tmp_path / "index")],
+                          capture_output=True, text=True, timeout=300, check=True)
+    before, after = done.stdout.split()[-2:]
+    assert after == before

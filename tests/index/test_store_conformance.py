@@ -17,7 +17,7 @@ from index.chunking import Chunk, chunk_id
 from index.documents import Block, Document
 from index.errors import IndexMismatchError, StoreError
 from index.manifest import Manifest
-from index.stores.base import Store, StoredDocument
+from index.stores.base import SentenceVectors, Store, StoredDocument
 
 DIM = 8
 BACKENDS = ["faiss", "postgres"]
@@ -66,6 +66,17 @@ BETA = stored("beta.md", [
 def widened(d: StoredDocument) -> StoredDocument:
     """The same document with vectors of twice the dimension (still normalised)."""
     return StoredDocument(d.document, d.chunks, np.hstack([d.vectors, d.vectors]) / np.sqrt(2))
+
+
+def with_sentences(d: StoredDocument, shift: int = 0) -> StoredDocument:
+    """`d` with two sentence vectors per chunk: its first word and the rest (`shift` moves the second span
+    outside the chunk, to make a malformed write)."""
+    held = []
+    for n, c in enumerate(d.chunks):
+        cut = c.start + c.text.index(" ")
+        held.append(SentenceVectors(((c.start, cut), (cut + 1, c.end + shift)),
+                                    np.stack([basis((2 * n) % DIM), unit(1, n + 1)])))
+    return StoredDocument(d.document, d.chunks, d.vectors, tuple(held))
 
 
 def ids(results: list[tuple[Chunk, float]]) -> list[str]:
@@ -202,6 +213,34 @@ class TestStoreConformance:
         assert reader.refresh() is True
         assert reader.chunk_count() == 5
         assert ids(reader.search_dense(basis(3), 1)) == [BETA.chunks[2].id]
+
+    def test_sentence_vectors_round_trip_and_follow_their_chunks(self, store_factory):
+        store = store_factory()
+        beta = with_sentences(BETA)
+        store.apply([ALPHA, beta], [], manifest())  # alpha without sentence vectors, as an older index has
+        wanted = [c.id for c in BETA.chunks] + [ALPHA.chunks[0].id, "no-such-chunk"]
+        for s in (store, store_factory()):  # and read back from disk / the database by a new object
+            got = s.sentence_vectors(wanted)
+            assert set(got) == {c.id for c in BETA.chunks}
+            for c, held in zip(BETA.chunks, beta.sentences, strict=True):
+                assert got[c.id].spans == held.spans
+                assert np.allclose(got[c.id].vectors, held.vectors)
+        gamma = with_sentences(stored("gamma.txt", ["Gamma rays burst."], [basis(4)]))
+        store.apply([gamma], ["alpha.txt"], manifest())
+        assert set(store.sentence_vectors(wanted)) == {c.id for c in BETA.chunks}  # kept across writes
+        store.apply([], ["beta.md"], manifest())
+        assert store.sentence_vectors(wanted) == {}  # gone with their document
+        assert set(store_factory().sentence_vectors([gamma.chunks[0].id])) == {gamma.chunks[0].id}
+
+    def test_sentence_vectors_outside_their_chunk_are_refused_and_change_nothing(self, store_factory):
+        store = store_factory()
+        store.apply([ALPHA, with_sentences(BETA)], [], manifest())
+        before = (store.manifest(), store.chunk_count(), store.sources(), store.search_dense(basis(1), 5))
+        gamma = stored("gamma.txt", ["Gamma rays burst."], [basis(4)])
+        with pytest.raises(StoreError, match="sentence vectors of chunk"):
+            store.apply([with_sentences(gamma, shift=5)], ["alpha.txt"], manifest())
+        self.assert_unchanged(store_factory, store, before)
+        assert len(store.sentence_vectors([c.id for c in BETA.chunks])) == 3
 
     def test_failed_apply_leaves_previous_state(self, store_factory):
         store = store_factory()
@@ -453,4 +492,5 @@ def test_postgres_upgrade_from_schema_2_computes_the_terms(postgres_db_url):
         got = store.search_lexical(query, 5)
         assert ids(got) == [old.chunks[i].id for i in positions.tolist()]
         assert [s for _, s in got] == pytest.approx(scores.tolist(), rel=1e-5)
+    assert store.sentence_vectors([c.id for c in old.chunks]) == {}  # none until re-indexed: asked, they are embedded
     store.close()

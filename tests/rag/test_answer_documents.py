@@ -92,3 +92,13 @@ def test_the_chat_shows_the_section_and_the_confidence(docs_rag):
     assert "its northern end" in shown  # the hard-wrapped quote is shown on one line
     assert [confidence_label(p) for p in (0.9, 0.6, 0.2)] == ["high", "medium", "low"]
     assert answer.to_json()["confidence"] == round(answer.confidence, 4)
+
+
+def test_asking_embeds_the_question_and_nothing_else(docs_rag, monkeypatch):
+    """The sentences' vectors were stored at index time: a question costs one embedding call, its own."""
+    embedded: list[str] = []
+    real = docs_rag.embedder.embed_documents
+    monkeypatch.setattr(docs_rag.embedder, "embed_documents", lambda texts: embedded.extend(texts) or real(texts))
+    answer = docs_rag.ask("When do the ferries leave?")
+    check_whole_sentence(docs_rag, answer, "7:00", "16:30")
+    assert embedded == []
