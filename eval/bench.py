@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -162,13 +163,13 @@ def plain_encode(texts: Sequence[str], model_name: str) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def percentiles(values: Sequence[float]) -> tuple[float, float]:
-    """(p50, p95) in milliseconds."""
+def percentiles(values: Sequence[float], high: float = 0.95) -> tuple[float, float]:
+    """(p50, the `high` percentile) in milliseconds."""
     ms = sorted(v * 1000 for v in values)
-    return statistics.median(ms), ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+    return statistics.median(ms), ms[min(len(ms) - 1, int(round(high * (len(ms) - 1))))]
 
 
-def concurrent_clients(rag: Any, questions: Sequence[str], clients: int) -> dict[str, float]:
+def concurrent_clients(rag: Any, questions: Sequence[str], clients: int) -> dict[str, Any]:
     """Serve `rag` on a free loopback port (the real app), ask every question from `clients` threads."""
     import socket
 
@@ -191,7 +192,7 @@ def concurrent_clients(rag: Any, questions: Sequence[str], clients: int) -> dict
     pending = list(questions)
     lock = threading.Lock()
     latencies: list[float] = []
-    failures = [0]
+    failures = {"busy (503)": 0, "failed": 0}
 
     def client() -> None:
         while True:
@@ -207,10 +208,14 @@ def concurrent_clients(rag: Any, questions: Sequence[str], clients: int) -> dict
                     response.read()
                 with lock:
                     latencies.append(time.perf_counter() - started)
+            except urllib.error.HTTPError as exc:
+                with lock:
+                    failures["busy (503)" if exc.code == 503 else "failed"] += 1
             except OSError:
                 with lock:
-                    failures[0] += 1
+                    failures["failed"] += 1
 
+    rss_before = rss_mb()
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for t in threads:
@@ -221,8 +226,20 @@ def concurrent_clients(rag: Any, questions: Sequence[str], clients: int) -> dict
     server.should_exit = True
     thread.join(timeout=10)
     p50, p95 = percentiles(latencies) if latencies else (float("nan"), float("nan"))
-    return {"clients": clients, "requests/s": len(latencies) / wall, "p50 ms": p50, "p95 ms": p95,
-            "failed": failures[0]}
+    p99 = percentiles(latencies, 0.99)[1] if latencies else float("nan")
+    return {"clients": clients, "answers/s": len(latencies) / wall, "p50 ms": p50, "p95 ms": p95, "p99 ms": p99,
+            **failures, "RSS before / after MB": f"{rss_before:.0f} / {rss_mb():.0f}"}
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (Linux /proc; NaN elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 def bench(variants: Sequence[tuple[str, Any]], paths: Sequence[str] = (), dataset: str | None = None,

@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -272,12 +272,18 @@ class RAG:
         hits = self.retriever.retrieve(searched, k, query_vector=vector)
         ranked = candidates(searched, hits, self.embedder, self._idf_fn(), query_vector=vector,
                             document=self.store.document,
-                            stored=self.store.sentence_vectors([h.chunk_id for h in hits]))
+                            stored=self._sentence_vectors(hits))
         if self.reranker is not None and self.reader is not None:
             from rag.evidence import rank
 
             ranked = rank(searched, ranked, self.reranker, self.reader)
         return hits, ranked
+
+    def _sentence_vectors(self, hits: Sequence[Hit]) -> Mapping[str, Any]:
+        """The hits' stored sentence vectors; none from a store written to the contract before they existed
+        (its sentences are then embedded when asked)."""
+        lookup = getattr(self.store, "sentence_vectors", None)
+        return lookup([h.chunk_id for h in hits]) if lookup is not None and hits else {}
 
     def _with_llm(self, extractive: Answer, generated: GeneratedAnswer, started: float) -> Answer:
         """The LLM's checked answer; or, when it was rejected, the extractive answer or a refusal."""

@@ -12,7 +12,9 @@ token (when `settings.api_token` is set) and the request body size before a rout
     GET  /api/v1/health                                                    -> {status, documents, chunks, ...}
 
 Errors are JSON `{"detail": "<what is wrong and what to do>"}`: 401 token, 404 unknown document, 413 body too
-large, 415 unsupported file type, 422 bad request or unusable file, 503 no usable index.
+large, 415 unsupported file type, 422 bad request or unusable file, 503 no usable index, or busy: every
+answering slot taken and the queue full (`ui.admission`, with `Retry-After`; settings answer_workers and
+answer_queue).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import json
 import queue
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -32,12 +34,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index.errors import GeneratorError, IndexMismatchError, IndexNotFoundError, SeedragError, StoreError
 from rag.conversation import Turn
 from rag.settings import MAX_QUESTION_CHARS
+from ui.admission import AnswerSlots, Busy
 from ui.library import UploadRejected, add_files, document_id, remove_document
 
 PREFIX = "/api/v1"
@@ -275,6 +279,14 @@ def router(rag: Any, lock: threading.Lock | None = None) -> APIRouter:
     r = APIRouter(prefix=PREFIX, dependencies=dependencies, tags=["seedrag"],
                   responses=_errors(401) if settings.api_token else None)
 
+    slots = AnswerSlots(settings.answer_workers, settings.answer_queue)
+
+    async def admitted() -> None:
+        try:
+            await slots.acquire()
+        except Busy as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from exc
+
     def docs_folder() -> Path:
         return Path(settings.docs_dir).expanduser().resolve()
 
@@ -294,17 +306,36 @@ def router(rag: Any, lock: threading.Lock | None = None) -> APIRouter:
                              "(data {\"text\": piece}), one `citations` event (data: the answer JSON) and `done`",
               "content": {"text/event-stream": {"schema": {"type": "string"}}}},
         **_errors(413, 422, 503)})
-    def ask(body: AskRequest) -> Any:
-        """Answer a question from the indexed documents, with verified citations, or refuse."""
+    async def ask(body: AskRequest) -> Any:
+        """Answer a question from the indexed documents, with verified citations, or refuse (503 with
+        Retry-After when the server is busy)."""
+        await admitted()
         if not body.stream:
-            return rag.ask(body.question, k=body.k, history=turns(body.history)).to_json()
-        return StreamingResponse(streamed_answer(rag, body), media_type="text/event-stream",
+            try:
+                return await run_in_threadpool(
+                    lambda: rag.ask(body.question, k=body.k, history=turns(body.history)).to_json())
+            finally:
+                slots.release()
+
+        async def held() -> AsyncIterator[str]:  # the slot is held until the last event is sent
+            try:
+                async for event in iterate_in_threadpool(streamed_answer(rag, body)):
+                    yield event
+            finally:
+                slots.release()
+
+        return StreamingResponse(held(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @r.post("/retrieve", response_model=RetrieveResponse, responses=_errors(413, 422, 503))
-    def retrieve(body: RetrieveRequest) -> Any:
-        """The k passages that best match the query, best first."""
-        return {"passages": [h.to_json() for h in rag.retrieve(body.query, k=body.k)]}
+    async def retrieve(body: RetrieveRequest) -> Any:
+        """The k passages that best match the query, best first (503 with Retry-After when busy)."""
+        await admitted()
+        try:
+            hits = await run_in_threadpool(rag.retrieve, body.query, k=body.k)
+        finally:
+            slots.release()
+        return {"passages": [h.to_json() for h in hits]}
 
     @r.get("/documents", response_model=DocumentList)
     def documents() -> Any:

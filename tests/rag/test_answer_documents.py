@@ -102,3 +102,23 @@ def test_asking_embeds_the_question_and_nothing_else(docs_rag, monkeypatch):
     answer = docs_rag.ask("When do the ferries leave?")
     check_whole_sentence(docs_rag, answer, "7:00", "16:30")
     assert embedded == []
+
+
+def test_a_store_written_before_sentence_vectors_still_answers(docs_rag):
+    """A third-party store without `sentence_vectors` (the contract before it): sentences are embedded when asked."""
+    from rag.engine import RAG
+
+    class Older:
+        def __init__(self, inner):
+            self._inner = inner
+
+        def __getattr__(self, name):
+            if name == "sentence_vectors":
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
+    rag = RAG(Older(docs_rag.store), embedder=docs_rag.embedder)
+    assert not hasattr(rag.store, "sentence_vectors")
+    answer = rag.ask("When do the ferries leave?")
+    check_whole_sentence(rag, answer, "7:00", "16:30")
+    assert answer.text == docs_rag.ask("When do the ferries leave?").text

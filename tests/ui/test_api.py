@@ -68,10 +68,11 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def _serve(root: Path, index: str, docs: str, token: str | None = None, store: str | None = None) -> Iterator[str]:
+def _serve(root: Path, index: str, docs: str, token: str | None = None, store: str | None = None,
+           **more_env: str) -> Iterator[str]:
     port = _free_port()
     env = _env(SEEDRAG_DOCS_DIR=str(root / docs), SEEDRAG_MAX_UPLOAD_MB=str(MAX_UPLOAD_MB),
-               **({"SEEDRAG_API_TOKEN": token} if token else {}))
+               **({"SEEDRAG_API_TOKEN": token} if token else {}), **more_env)
     log_path = root / f"server-{port}.log"
     url = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -490,3 +491,30 @@ def test_servers_sharing_a_postgresql_index_see_each_others_changes(workspace: P
         assert source not in _documents(api_a)
         assert _ask(api_a, ZORBLAT_QUESTION)["refused"]
         assert not (workspace / "unused-a").exists() and not (workspace / "unused-b").exists()
+
+
+def test_a_crowd_gets_answers_or_an_explicit_busy_and_health_stays_up(workspace):
+    """One answering slot and two waiting: of 16 questions at once, the admitted ones are answered, the rest
+    are turned away at once with 503 + Retry-After (never a timeout or another error), and /health answers
+    during the burst."""
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = ["What is the range of the ATACMS missile?", "Who is the president of Ukraine?",
+                 "What did Zelensky say?", "Where are North Korean troops?"] * 4
+    with _serve(workspace, "index", "docs", SEEDRAG_ANSWER_WORKERS="1", SEEDRAG_ANSWER_QUEUE="2") as url:
+        with ThreadPoolExecutor(len(questions)) as pool:
+            futures = [pool.submit(httpx.post, f"{url}/api/v1/ask", json={"question": q}, timeout=120)
+                       for q in questions]
+            health = httpx.get(f"{url}/api/v1/health", timeout=60)
+            results = [f.result() for f in futures]
+        after = httpx.post(f"{url}/api/v1/ask", json={"question": questions[0]}, timeout=120)
+    codes = Counter(r.status_code for r in results)
+    assert set(codes) <= {200, 503} and codes[200] >= 3 and codes[503] >= 1, codes
+    for r in results:
+        if r.status_code == 503:
+            assert r.headers["retry-after"] == "1" and "busy" in r.json()["detail"]
+        else:
+            assert r.json()["question"] in questions
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert after.status_code == 200 and not after.json()["refused"]  # every slot was given back
