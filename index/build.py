@@ -93,11 +93,13 @@ def build_index(
     prune: bool = True,
     progress: Progress | None = None,
     extra: dict[str, Any] | None = None,
+    max_file_bytes: int | None = None,
 ) -> BuildReport:
     """Bring `store` up to date with the files under `paths`; embed only new or changed files.
 
     Files indexed before from under `paths` that are gone are removed (`prune`). A file that cannot be
-    read is skipped with its reason, and its previously indexed version, if any, is kept.
+    read, or is larger than `max_file_bytes`, is skipped with its reason, and its previously indexed version,
+    if any, is kept.
     """
     started = time.perf_counter()
     check_chunk_settings(chunk_tokens, chunk_overlap)
@@ -122,6 +124,11 @@ def build_index(
         source = source_name(f, root)
         seen.add(source)
         try:
+            size = f.stat().st_size
+            if max_file_bytes is not None and size > max_file_bytes:
+                skipped.append(Skipped(source, f"the file is {size / 2**20:.1f} MB, over the limit of "
+                                               f"{max_file_bytes / 2**20:g} MB: raise SEEDRAG_MAX_FILE_MB to index it"))
+                continue
             data = f.read_bytes()
         except OSError as exc:
             skipped.append(Skipped(source, f"cannot read the file: {exc.strerror or exc}"))

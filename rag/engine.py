@@ -167,6 +167,7 @@ class RAG:
         report = build_index(
             [Path(p) for p in paths], self.store, self.embedder, chunk_tokens=self.settings.chunk_tokens,
             chunk_overlap=self.settings.chunk_overlap, rebuild=rebuild, progress=progress, prune=prune,
+            max_file_bytes=int(self.settings.max_file_mb * 1024 * 1024),
         )
         self._idf.cache_clear()
         return report

@@ -59,6 +59,7 @@ class Settings:
     port: int = 7860
     api_token: str | None = None         # when set, /api/v1/* requires "Authorization: Bearer <token>"
     max_upload_mb: float = 20.0
+    max_file_mb: float = 50.0            # larger files are skipped by indexing, with this limit named
     answer_workers: int = 0              # questions answered at once by the server (0 = one per CPU core)
     answer_queue: int = 32               # more questions may wait; beyond that the server answers 503 (busy)
 
@@ -83,8 +84,9 @@ class Settings:
                               f"{self.llm_threads}, {self.llm_max_tokens}, {self.llm_timeout}.")
         if self.llm_fallback not in ("extractive", "refuse"):
             raise ConfigError(f"llm_fallback must be 'extractive' or 'refuse'. Currently, it is {self.llm_fallback!r}.")
-        if self.max_upload_mb <= 0:
-            raise ConfigError(f"max_upload_mb must be positive. Currently, it is {self.max_upload_mb}.")
+        if self.max_upload_mb <= 0 or self.max_file_mb <= 0:
+            raise ConfigError(f"max_upload_mb and max_file_mb must be positive. Currently: {self.max_upload_mb}, "
+                              f"{self.max_file_mb}.")
         if self.answer_workers < 0 or self.answer_queue < 0:
             raise ConfigError(f"answer_workers and answer_queue must be 0 or more. Currently: {self.answer_workers}, "
                               f"{self.answer_queue}.")

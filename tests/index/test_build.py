@@ -186,3 +186,25 @@ def test_building_and_searching_leave_the_embedding_model_all_cores(tmp_path):
                           capture_output=True, text=True, timeout=300, check=True)
     before, after = done.stdout.split()[-2:]
     assert after == before
+
+
+def test_a_file_over_the_size_limit_is_skipped_at_once_and_its_indexed_version_kept(make_rag, tmp_path):
+    import glob
+    from pathlib import Path
+
+    readmes = [Path(p).read_text(errors="ignore") for p in sorted(glob.glob(  # installed packages' READMEs
+        str(Path(pytest.__file__).parents[1] / "*.dist-info" / "METADATA")))[:40]]
+    real = "\n\n".join(readmes)
+    assert len(real) > 100_000
+    docs = tmp_path / "docs"
+    (docs / "big.md").write_text("ATACMS has a range of 190 miles.\n")
+    (docs / "small.txt").write_text("The pier is 88 metres long.\n")
+    rag = make_rag(max_file_mb=1)
+    assert rag.index([docs]).added == 2
+    (docs / "big.md").write_text((real * (2 * 2**20 // max(len(real), 1) + 1))[: 2 * 2**20 + 10])  # now 2 MB
+    report = rag.index([docs])
+    assert [(s.path, s.reason) for s in report.skipped] == [
+        (rag.documents()[0], "the file is 2.0 MB, over the limit of 1 MB: raise SEEDRAG_MAX_FILE_MB to index it")]
+    assert report.unchanged == 1 and report.embedded == 0
+    assert "190 miles" in rag.document(rag.documents()[0]).text  # the version indexed before is kept
+    assert not rag.ask("How long is the pier?").refused
