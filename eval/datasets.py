@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from index.errors import ConfigError
+
 __all__ = [
     "DATA_ENV",
     "Paragraph",
@@ -85,9 +87,13 @@ def data_dir() -> Path:
     return repo_root.parent / "shared" / "data"
 
 
+class DataMissingError(ConfigError, FileNotFoundError):
+    """A benchmark file is not where the data root says (the command line prints the message, no traceback)."""
+
+
 def _require(path: Path) -> Path:
     if not path.exists():
-        raise FileNotFoundError(
+        raise DataMissingError(
             f"benchmark data not found: {path} (data root {data_dir()}; set {DATA_ENV} to the folder "
             f"holding squad-v1.1-dev/, squad-v2.0-dev/, scifact-beir/, expmrc-squad-dev/)"
         )

@@ -126,6 +126,10 @@ class Settings:
 
 def _parse(name: str, raw: str, kind: Any) -> Any:
     text = str(kind)
+    if not raw.strip():
+        if "None" in text:
+            return None  # empty: "not set" for an optional setting
+        raise ConfigError(f"{PREFIX}{name.upper()} is empty. Give it a value ({text}) or unset it.")
     if text == "bool":
         flag = raw.strip().lower()
         if flag in ("1", "true", "yes", "on"):

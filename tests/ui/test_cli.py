@@ -1,0 +1,28 @@
+"""The command line on bad input: exit 2 with one line naming the problem and the fix, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize(("env", "args", "says"), [
+    ({"SEEDRAG_DENSE_WEIGHT": ""}, ["documents"], "SEEDRAG_DENSE_WEIGHT is empty. Give it a value (float) or unset it."),
+    ({"SEEDRAG_INDEX_DIR": ""}, ["documents"], "SEEDRAG_INDEX_DIR is empty"),
+    ({"SEEDRAG_K": "five"}, ["ask", "What is ATACMS?"], "SEEDRAG_K must be a number"),
+    ({"SEEDRAG_DATA_DIR": "/nonexistent"}, ["eval", "squad", "--quick"],
+     "benchmark data not found: /nonexistent/squad-v1.1-dev/dev-v1.1.json"),
+    ({}, ["index", "/nonexistent/docs"], "/nonexistent/docs does not exist"),
+    ({}, ["bench"], "Give documents to benchmark"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, env, args, says):
+    run_env = {**os.environ, "SEEDRAG_INDEX_DIR": str(tmp_path / "index"), **env}
+    done = subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True, env=run_env,
+                          cwd=tmp_path, timeout=300)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("seedrag: error: ") and says in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
