@@ -23,7 +23,6 @@ from rag.onnx import checked_session, feed
 CROSS_ENCODER = "ms-marco-MiniLM-L-12-v2"
 CROSS_ENCODER_SHA256 = "1225ccd6afd0f1b43a1b08bf67cd1cb68c05aafb443e9d8450015b8b3837ffd1"
 MAX_TOKENS = 256  # a question and one sentence fit easily; longer passages are cut at this many word pieces
-BATCH = 32
 
 
 @runtime_checkable
@@ -83,13 +82,12 @@ class CrossEncoderReranker:
             if self._session is None:
                 self._load()
         out = np.zeros(len(passages), dtype=np.float32)
-        # similar lengths batched together: less padding, and the same pair scores alike whatever its company
-        order = sorted(range(len(passages)), key=lambda i: len(passages[i]))
-        for at in range(0, len(order), BATCH):
-            idx = order[at:at + BATCH]
-            encoded = self._tokenizer.encode_batch([(question, " ".join(passages[i].split())) for i in idx])
-            logits = self._session.run(None, feed(encoded))[0]
-            out[idx] = np.asarray(logits, dtype=np.float32).reshape(-1)
+        # one pair per run: the int8 model quantises its activations over the whole batch, so a batched pair's
+        # score depends on its neighbours (measured: 5.21 alone, 5.14 beside a longer passage); one at a time
+        # a pair always scores alike, and is faster too (no padding: 8 pairs 65 ms instead of 78)
+        for i, passage in enumerate(passages):
+            encoded = self._tokenizer.encode(question, " ".join(passage.split()))
+            out[i] = float(np.asarray(self._session.run(None, feed([encoded]))[0]).reshape(-1)[0])
         return out
 
 

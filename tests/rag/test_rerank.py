@@ -100,3 +100,26 @@ def test_the_shipped_model_says_how_it_was_fitted():
     zero = {f: 0.0 for f in FEATURES}
     a, b = model.platt
     assert np.isclose(model.probability(zero), 1 / (1 + np.exp(-(a * model.intercept + b))))
+
+
+UK_QUESTION = "Has the United Kingdom also authorized Ukraine to fire Storm Shadow missiles into Russia?"
+COMPANY = [
+    "President Joe Biden has authorized Ukraine to use U.S.-supplied long-range missiles to strike targets inside "
+    "Russian territory for the first time, U.S. officials confirmed on Sunday.",
+    "Short one.",
+    "The move is a response to escalating threats from Russian and North Korean troops along Ukraine's northern "
+    "border, particularly in the Kursk region, where more than 10,000 North Korean soldiers have reportedly been "
+    "deployed to help Russia.",
+]
+
+
+def test_a_pair_scores_the_same_whatever_its_company(cross_encoder, reader):
+    """The int8 models quantise activations over what they are given at once: batched, a pair's score moved with
+    its neighbours (cross-encoder 5.21 alone, 5.14 beside a longer passage; reader -0.64 and -1.03), so the
+    answer and its confidence depended on which other sentences were scored. Scored one pair at a time, never."""
+    alone_ce = cross_encoder.score(UK_QUESTION, COMPANY[:1])[0]
+    alone_reader = reader.read(UK_QUESTION, COMPANY[:1])[0]
+    for company in (COMPANY, COMPANY[::-1], [COMPANY[0], COMPANY[2]]):
+        at = company.index(COMPANY[0])
+        assert cross_encoder.score(UK_QUESTION, company)[at] == alone_ce
+        assert reader.read(UK_QUESTION, company)[at] == alone_reader

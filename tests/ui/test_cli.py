@@ -10,7 +10,7 @@ import pytest
 
 
 @pytest.mark.parametrize(("env", "args", "says"), [
-    ({"SEEDRAG_DENSE_WEIGHT": ""}, ["documents"], "SEEDRAG_DENSE_WEIGHT is empty. Give it a value (float) or unset it."),
+    ({"SEEDRAG_DENSE_WEIGHT": ""}, ["documents"], "SEEDRAG_DENSE_WEIGHT is empty. Give it a value (float)"),
     ({"SEEDRAG_INDEX_DIR": ""}, ["documents"], "SEEDRAG_INDEX_DIR is empty"),
     ({"SEEDRAG_K": "five"}, ["ask", "What is ATACMS?"], "SEEDRAG_K must be a number"),
     ({"SEEDRAG_DATA_DIR": "/nonexistent"}, ["eval", "squad", "--quick"],
