@@ -38,7 +38,8 @@ RERANK_CHOSEN_BY = (
     "python -m eval.preselect_levers (2026-12-03): with sentence vectors pooled at index time, scoring the 8 "
     "best-supported sentences answers exactly as 10 did on every set (answered and right: seed 0.763, docs_dev "
     "0.44, docs_test 0.50, squad2 calibration 0.767, SQuAD v1.1 held-out 0.803; refused unchanged); 6 lost 1 of "
-    "300 on SQuAD and 4 lost more.")
+    "300 on SQuAD and 4 lost more. Measured with the models' scores batched 30 at a time, before each pair "
+    "was scored alone (the same day).")
 ROOT = Path(__file__).resolve().parents[1]
 EVIDENCE_FILE = ROOT / "rag" / "evidence.json"
 
