@@ -215,20 +215,39 @@ def concurrent_clients(rag: Any, questions: Sequence[str], clients: int) -> dict
                 with lock:
                     failures["failed"] += 1
 
+    health: list[float] = []
+    done = threading.Event()
+
+    def probe() -> None:  # /health while the crowd asks: it must not wait behind the answers
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/health", headers=headers)
+        while not done.is_set():
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    response.read()
+                health.append(time.perf_counter() - started)
+            except OSError:
+                failures["failed"] += 1
+            done.wait(0.1)
+
     rss_before = rss_mb()
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
+    prober = threading.Thread(target=probe)
+    for t in [*threads, prober]:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
+    done.set()
+    prober.join()
     server.should_exit = True
     thread.join(timeout=10)
     p50, p95 = percentiles(latencies) if latencies else (float("nan"), float("nan"))
     p99 = percentiles(latencies, 0.99)[1] if latencies else float("nan")
     return {"clients": clients, "answers/s": len(latencies) / wall, "p50 ms": p50, "p95 ms": p95, "p99 ms": p99,
-            **failures, "RSS before / after MB": f"{rss_before:.0f} / {rss_mb():.0f}"}
+            **failures, "health p50 / p99 ms": "%.1f / %.1f" % (percentiles(health, 0.99) if health else (0, 0)),
+            "RSS before / after MB": f"{rss_before:.0f} / {rss_mb():.0f}"}
 
 
 def rss_mb() -> float:

@@ -30,7 +30,7 @@ from index.documents import Document, blocks_from_json, blocks_to_json
 from index.errors import IndexMismatchError, IndexNotFoundError, StoreError
 from index.lexical import BM25
 from index.manifest import Manifest
-from index.stores.base import SentenceVectors, StoredDocument, check_sentences
+from index.stores.base import SENTENCE_DTYPE, SentenceVectors, StoredDocument, check_sentences
 
 _OMP_LOCK = threading.Lock()
 
@@ -227,7 +227,7 @@ class FaissStore:
             faiss.write_index(index, str(staging / "vectors.faiss"))
             held = [sentences[c.id].vectors for c in chunks if c.id in sentences]
             if held:
-                np.save(staging / "sentences.npy", np.vstack(held).astype(np.float32))
+                np.save(staging / "sentences.npy", np.vstack(held).astype(SENTENCE_DTYPE))
             _write_text(staging / "manifest.json", json.dumps(manifest.to_json(), indent=1, sort_keys=True))
             staging.rename(self.path / name)
             _write_text(self.path / "CURRENT.tmp", name)

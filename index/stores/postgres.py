@@ -7,7 +7,7 @@ Tables (created on first use by numbered migrations, recorded in `seedrag_migrat
                        embedding vector(dim) + HNSW index (vector_ip_ops),
                        terms text[] (the chunk's distinct BM25 terms) + GIN index, counts int[] (each
                        term's count), length (number of terms), sentence_spans int[] (start, end pairs of
-                       the chunk's sentences) + sentence_vectors bytea (their float32 vectors; NULL: indexed
+                       the chunk's sentences) + sentence_vectors bytea (their float16 vectors; NULL: indexed
                        before sentence vectors were stored)
     seedrag_manifest   one row: the manifest (jsonb), a change counter `version`, the chunk and term counts
     seedrag_terms      term -> number of chunks holding it (document frequency, for idf)
@@ -47,7 +47,7 @@ from index.documents import Document, blocks_from_json, blocks_to_json
 from index.errors import IndexMismatchError, IndexNotFoundError, StoreError
 from index.lexical import K1, B, idf, terms
 from index.manifest import Manifest
-from index.stores.base import SentenceVectors, StoredDocument, check_sentences
+from index.stores.base import SENTENCE_DTYPE, SentenceVectors, StoredDocument, check_sentences
 
 T = TypeVar("T")
 HNSW_MAX_DIM = 2000  # pgvector's limit for an HNSW index on `vector`; beyond it, search scans exactly
@@ -127,7 +127,7 @@ def _sentence_columns(held: SentenceVectors | None) -> tuple[list[int], bytes | 
     if held is None:
         return [], None
     flat = [x for span in held.spans for x in span]
-    return flat, np.ascontiguousarray(held.vectors, dtype=np.float32).tobytes()
+    return flat, np.ascontiguousarray(held.vectors, dtype=SENTENCE_DTYPE).tobytes()
 
 
 def term_counts(text: str) -> tuple[list[str], list[int], int]:
@@ -313,7 +313,7 @@ class PostgresStore:
         out = {}
         for chunk_id, flat, blob in rows:
             spans = tuple(zip(flat[0::2], flat[1::2], strict=True))
-            vectors = np.frombuffer(blob, dtype=np.float32).reshape(len(spans), -1) if spans else \
+            vectors = np.frombuffer(blob, dtype=SENTENCE_DTYPE).reshape(len(spans), -1) if spans else \
                 np.zeros((0, 0), dtype=np.float32)
             out[chunk_id] = SentenceVectors(spans, vectors)
         return out

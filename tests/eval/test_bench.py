@@ -28,6 +28,7 @@ def test_bench_compares_two_settings_on_a_folder_with_concurrent_clients(tmp_pat
         assert float(v["ask p50 ms"]) > 0 and float(v["retrieve p50 ms"]) > 0
         assert float(v["ingest chunks/s"]) > 0 and float(v["vs plain encode"]) > 0
         assert float(v["answers/s (HTTP)"]) > 0 and v["failed (HTTP)"] == 0 and v["busy (503) (HTTP)"] == 0
+        assert float(v["health p50 / p99 ms (HTTP)"].split(" / ")[1]) > 0  # /health was probed during the crowd
     assert float(report["tables"]["ratios to the first"][0]["ask p50 ms ratio"]) > 0
     asked = [(r["variant"], r["question"]) for r in report["rows"]]
     assert asked[:2] == [("current", "When do the ferries leave?"), ("reranker=none", "When do the ferries leave?")]

@@ -224,7 +224,7 @@ class TestStoreConformance:
             assert set(got) == {c.id for c in BETA.chunks}
             for c, held in zip(BETA.chunks, beta.sentences, strict=True):
                 assert got[c.id].spans == held.spans
-                assert np.allclose(got[c.id].vectors, held.vectors)
+                assert np.allclose(got[c.id].vectors, held.vectors, atol=1e-3)  # kept as float16
         gamma = with_sentences(stored("gamma.txt", ["Gamma rays burst."], [basis(4)]))
         store.apply([gamma], ["alpha.txt"], manifest())
         assert set(store.sentence_vectors(wanted)) == {c.id for c in BETA.chunks}  # kept across writes
