@@ -70,6 +70,8 @@ class CachedEmbedder:
 
         def compute(idx: list[int]) -> list[np.ndarray]:
             vectors, per_text = embed_with_spans(self.inner, [texts[i] for i in idx], [spans[i] for i in idx])
+            # the chunk vectors also serve `embed_documents` of the same texts (the lever harness embeds chunks)
+            self._put("vectors", [hashlib.sha256(texts[i].encode("utf-8")).digest() for i in idx], list(vectors))
             return [np.vstack([v[None, :], s.reshape(-1, self.dimension)]) for v, s in zip(vectors, per_text,
                                                                                           strict=True)]
 
@@ -93,15 +95,18 @@ class CachedEmbedder:
         out = [found.get(k, np.zeros(0, np.float32)).reshape(-1, self.dimension) for k in keys]
         if missing:
             fresh = compute(missing)
-            with self._lock, self._db:
-                self._db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)",
-                                     [(keys[i], np.asarray(fresh[j], dtype=np.float32).tobytes())
-                                      for j, i in enumerate(missing)])
+            self._put(table, [keys[i] for i in missing], fresh)
             for j, i in enumerate(missing):
                 out[i] = np.asarray(fresh[j], dtype=np.float32).reshape(-1, self.dimension)
         self.hits += len(keys) - len(missing)
         self.misses += len(missing)
         return out
+
+    def _put(self, table: str, keys: list[bytes], matrices: Sequence[np.ndarray]) -> None:
+        with self._lock, self._db:
+            self._db.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?)",
+                                 [(k, np.asarray(m, dtype=np.float32).tobytes()) for k, m in zip(keys, matrices,
+                                                                                                 strict=True)])
 
     def close(self) -> None:
         self._db.close()

@@ -279,7 +279,7 @@ def _sentences_from(rows: list[dict[str, Any]], path: Path) -> dict[str, Sentenc
     written before they were stored."""
     if not path.exists():
         return {}
-    matrix = np.load(path)
+    matrix = np.load(path, mmap_mode="r")  # paged in as questions need them, not all held in RAM
     out, at = {}, 0
     for row in rows:
         spans = row.get("sentences")

@@ -73,6 +73,8 @@ def test_cache_keeps_a_chunks_sentence_vectors_from_the_models_single_pass(embed
     assert counting.embedded == texts and (again.hits, again.misses) == (2, 0)
     again.embed_documents_and_spans(texts[:1], [[(0, 36)]])  # other spans of the same text: not the same entry
     assert counting.embedded == [*texts, texts[0]] and again.misses == 1
+    np.testing.assert_allclose(again.embed_documents(texts), model_vectors, atol=1e-6)  # the chunk vectors too
+    assert counting.embedded == [*texts, texts[0]] and again.hits == 4
 
 
 def test_cache_serves_only_inside_caching(embedder, tmp_path):
