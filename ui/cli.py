@@ -121,7 +121,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         rate = f", {report.embedded / report.embed_seconds:.1f} chunks/s" if report.embedded else ""
         print(f"added {c['added']}, updated {c['updated']}, removed {c['removed']}, unchanged {c['unchanged']}; "
               f"{c['chunks']} chunks in {settings.store_location} ({report.seconds:.1f} s{rate})")
-    return 0
+    return 1 if report.skipped else 0  # a script sees that a file was left out (each is named above)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

@@ -26,3 +26,16 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, env, args, says):
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("seedrag: error: ") and says in lines[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_index_exits_1_and_names_each_skipped_file_while_indexing_the_rest(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.txt").write_text("The pier at Port Adle is 88 metres long.\n")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    env = {**os.environ, "SEEDRAG_INDEX_DIR": str(tmp_path / "index")}
+    done = subprocess.run([sys.executable, "-m", "ui.cli", "index", str(docs), "--json"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert "seedrag: warning: skipped docs/broken.pdf: " in done.stderr
+    assert '"added": 1' in done.stdout
