@@ -509,6 +509,7 @@ def test_a_crowd_gets_answers_or_an_explicit_busy_and_health_stays_up(workspace)
             health = httpx.get(f"{url}/api/v1/health", timeout=60)
             results = [f.result() for f in futures]
         after = httpx.post(f"{url}/api/v1/ask", json={"question": questions[0]}, timeout=120)
+        chat_outcomes = _chat_crowd(url, questions[:10])
     codes = Counter(r.status_code for r in results)
     assert set(codes) <= {200, 503} and codes[200] >= 3 and codes[503] >= 1, codes
     for r in results:
@@ -518,3 +519,24 @@ def test_a_crowd_gets_answers_or_an_explicit_busy_and_health_stays_up(workspace)
             assert r.json()["question"] in questions
     assert health.status_code == 200 and health.json()["status"] == "ok"
     assert after.status_code == 200 and not after.json()["refused"]  # every slot was given back
+    # the chat is bounded the same way: Gradio's queue holds two, answers one at a time, turns the rest away
+    assert set(chat_outcomes) <= {"answered", "queue full"} and chat_outcomes.count("answered") >= 3, chat_outcomes
+    assert "queue full" in chat_outcomes
+
+
+def _chat_crowd(url: str, questions: list[str]) -> list[str]:
+    """Ask the chat (`/ask` through gradio_client) all at once: 'answered' or 'queue full' for each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    gradio_client = pytest.importorskip("gradio_client")
+    client = gradio_client.Client(url, verbose=False)
+
+    def one(question: str) -> str:
+        try:
+            result = client.predict(question, [], api_name="/ask")
+        except Exception as exc:  # gradio_client raises its own error types for a full queue
+            return "queue full" if "queue" in str(exc).lower() and "full" in str(exc).lower() else repr(exc)
+        return "answered" if result[0][-1]["role"] == "assistant" else repr(result)
+
+    with ThreadPoolExecutor(len(questions)) as pool:
+        return list(pool.map(one, questions))
