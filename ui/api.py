@@ -24,7 +24,7 @@ import json
 import queue
 import re
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -485,10 +485,30 @@ async def _reply(scope: Scope, receive: Receive, send: Send, status: int, detail
     await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
 
 
+def _answer_unknown_api_paths(app: FastAPI, known: Sequence[Any]) -> None:
+    """Under /api/v1, a known path asked with another method is 405 (with `Allow`) and an unknown path a JSON
+    404, instead of falling through to the chat mounted at / (whose 404 is a web page)."""
+    from starlette.routing import Match
+
+    @app.api_route(PREFIX + "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+                   include_in_schema=False)
+    def unknown(request: Request, rest: str) -> JSONResponse:
+        allowed = sorted({m for r in known for m in (getattr(r, "methods", None) or ())
+                          if r.matches({**request.scope, "method": m})[0] == Match.FULL})
+        if allowed:
+            return JSONResponse({"detail": f"{request.method} is not allowed on {request.url.path}; use "
+                                           f"{' or '.join(allowed)}."}, status_code=405,
+                                headers={"Allow": ", ".join(allowed)})
+        return JSONResponse({"detail": f"No API route {request.url.path}. See /api/docs for the routes."},
+                            status_code=404)
+
+
 def install(app: FastAPI, rag: Any, lock: threading.Lock | None = None) -> FastAPI:
     """Add the /api/v1 routes, their error handlers and `ApiGuard` to `app`; `lock` serialises writes."""
     settings = rag.settings
-    app.include_router(router(rag, lock))
+    api = router(rag, lock)
+    app.include_router(api)
+    _answer_unknown_api_paths(app, api.routes)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(SeedragError, _on_seedrag_error)
     app.add_middleware(ApiGuard, token=settings.api_token, upload_limit=upload_limit(settings) + MULTIPART_SLACK)

@@ -540,3 +540,13 @@ def _chat_crowd(url: str, questions: list[str]) -> list[str]:
 
     with ThreadPoolExecutor(len(questions)) as pool:
         return list(pool.map(one, questions))
+
+
+def test_a_wrong_method_is_405_and_an_unknown_api_path_a_json_404(api: httpx.Client) -> None:
+    r = api.get("/api/v1/ask")
+    assert r.status_code == 405 and r.headers["allow"] == "POST" and "use POST" in r.json()["detail"]
+    r = api.put("/api/v1/documents")
+    assert r.status_code == 405 and r.headers["allow"] == "GET, POST"
+    r = api.get("/api/v1/no-such-route")
+    assert r.status_code == 404 and "/api/docs" in r.json()["detail"]
+    assert api.get("/api/v1/health").status_code == 200  # the real routes still come first
