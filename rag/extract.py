@@ -1,6 +1,6 @@
-"""The extractive answerer: the best-supported sentence of the retrieved passages (no model of its own).
+"""The support of every sentence of the retrieved passages: which of them the models (`rag.evidence`) score.
 
-There is no span-reader model offline (docs: MODELS.md), so a sentence is scored from what we have:
+A sentence is scored from what the index holds:
 - `dense`: cosine similarity of the question and the sentence (its vector stored at index time by
   `index.build`; a sentence without one, as in an index built before they were stored, is embedded now);
 - `lexical`: the idf-weighted share of the question's terms that the sentence contains;
@@ -15,14 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from index.documents import NOT_ANSWERS, Document
 from index.embedding import Embedder
 from index.lexical import terms
-from index.sentences import split_sentences
+from index.sentences import Span, split_sentences
 from index.stores.base import SentenceVectors
 from rag.retrieve import Hit
 
@@ -127,24 +126,13 @@ def lexical_coverage(question_terms: Sequence[str], sentence: str, idf: Callable
     return sum(idf(t) for t in wanted & present) / total if total else 0.0
 
 
-def _dense(spans: Sequence[tuple[int, Hit, Any]], query: np.ndarray, embedder: Embedder,
-           stored: Mapping[str, SentenceVectors]) -> np.ndarray:
-    """The cosine of each span's sentence with the question: from its stored vector, else embedded now."""
-    where: dict[str, dict[tuple[int, int], int]] = {}  # chunk id -> {sentence span: row of its vectors}
-    dense = np.zeros(len(spans), dtype=np.float32)
-    missing = []
-    for n, (_, hit, s) in enumerate(spans):
-        held = stored.get(hit.chunk_id)
-        if held is not None and hit.chunk_id not in where:
-            where[hit.chunk_id] = {span: r for r, span in enumerate(held.spans)}
-        row = where.get(hit.chunk_id, {}).get((s.start, s.end))
-        if held is None or row is None:
-            missing.append(n)
-        else:
-            dense[n] = float(held.vectors[row] @ query)
-    if missing:
-        dense[missing] = embedder.embed_documents([spans[n][2].text for n in missing]) @ query
-    return dense
+def _sentences(hit: Hit, held: SentenceVectors | None) -> list[tuple[Span, np.ndarray | None]]:
+    """The hit's sentences with their stored vectors: the spans the index stored with them (split once, at
+    index time), or, for a chunk stored without them, split now and left to be embedded."""
+    if held is None:
+        return [(s, None) for s in split_sentences(hit.text, hit.start)]
+    return [(Span(a, b, hit.text[a - hit.start:b - hit.start]), v) for (a, b), v in zip(held.spans, held.vectors,
+                                                                                         strict=True)]
 
 
 def candidates(
@@ -163,20 +151,23 @@ def candidates(
         if document is not None and hit.source not in docs:
             docs[hit.source] = document(hit.source)
         doc = docs.get(hit.source)
-        for s in split_sentences(hit.text, hit.start):
+        for s, vector in _sentences(hit, (stored or {}).get(hit.chunk_id)):
             if (hit.source, s.start) in seen or not answer_like(s.text, doc, s.start):
                 continue
             seen.add((hit.source, s.start))
-            spans.append((i, hit, s))
+            spans.append((i, hit, s, vector))
     if not spans:
         return []
     if query_vector is None:
         query_vector = embedder.embed_queries([question])[0]
-    dense = _dense(spans, query_vector, embedder, stored or {})
+    dense = np.array([float(v @ query_vector) if v is not None else 0.0 for *_, v in spans], dtype=np.float32)
+    missing = [n for n, (*_, v) in enumerate(spans) if v is None]  # chunks stored without sentence vectors
+    if missing:
+        dense[missing] = embedder.embed_documents([spans[n][2].text for n in missing]) @ query_vector
     q_terms = [t for t in terms(question) if t not in QUESTION_WORDS]
     kind = expected_type(question)
     out = []
-    for (i, hit, s), d in zip(spans, dense, strict=True):
+    for (i, hit, s, _), d in zip(spans, dense, strict=True):
         lex = lexical_coverage(q_terms, s.text, idf)
         fits = type_fits(kind, s.text, question)
         support = (W_DENSE * float(d) + W_LEXICAL * lex) * (1.0 if fits else TYPE_PENALTY)

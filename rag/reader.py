@@ -91,12 +91,12 @@ class Reader:
         with self._lock:
             if self._session is None:
                 self._load()
-        out: list[Reading | None] = [None] * len(sentences)
-        for i, sentence in enumerate(sentences):  # one pair per run: see rag.rerank (int8 batches mix scores)
+        out = []
+        for sentence in sentences:  # one pair per run: see rag.rerank (int8 batches mix scores)
             encoded = self._tokenizer.encode(question, sentence)
             starts, ends, answers = self._session.run(None, feed([encoded]))
-            out[i] = _best_span(encoded, starts[0], ends[0], float(answers[0]), len(sentence))
-        return [r for r in out if r is not None]
+            out.append(_best_span(encoded, starts[0], ends[0], float(answers[0]), len(sentence)))
+        return out
 
 
 def _best_span(encoding: Any, starts: np.ndarray, ends: np.ndarray, answer: float, length: int) -> Reading:

@@ -141,7 +141,7 @@ def _parse(name: str, raw: str, kind: Any) -> Any:
         if "int" in text and "float" not in text:
             return int(raw)
         if "float" in text:
-            return float(raw) if raw.strip() else None
+            return float(raw)
     except ValueError as exc:
         raise ConfigError(f"{PREFIX}{name.upper()} must be a number. Currently, it is {raw!r}.") from exc
-    return raw or None
+    return raw

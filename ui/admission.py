@@ -21,11 +21,16 @@ class Busy(Exception):
                          "Retry in a moment (see Retry-After).")
 
 
+def worker_count(setting: int) -> int:
+    """How many questions are answered at once for the answer_workers setting (0: one per CPU core)."""
+    return setting or os.cpu_count() or 1
+
+
 class AnswerSlots:
     """Admission for answering, used on the event loop thread only (no locks needed)."""
 
     def __init__(self, workers: int = 0, queue: int = 32) -> None:
-        self.workers = workers or os.cpu_count() or 1
+        self.workers = worker_count(workers)
         self.queue = queue
         self.admitted = 0  # running + waiting
         self._running: asyncio.Semaphore | None = None

@@ -11,7 +11,7 @@ from typing import Any
 
 from index.documents import SUPPORTED_SUFFIXES
 from rag.conversation import Turn
-from ui.admission import AnswerSlots
+from ui.admission import worker_count
 from ui.feedback import record
 from ui.library import UploadRejected, add_files, remove_document
 from ui.render import answer_markdown, document_html, sources_html
@@ -170,6 +170,6 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
         cite.change(open_citation, [cite, citations], viewer, api_visibility="private").then(None, js=SCROLL_TO_MARK)
     # the chat's questions are bounded like the REST API's (ui.admission): as many at once, as many waiting;
     # beyond that Gradio tells the user its queue is full instead of letting the wait grow
-    app.queue(default_concurrency_limit=AnswerSlots(rag.settings.answer_workers).workers,
+    app.queue(default_concurrency_limit=worker_count(rag.settings.answer_workers),
               max_size=rag.settings.answer_queue)
     return app
