@@ -38,7 +38,8 @@ class CachedEmbedder:
         self.misses = 0
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / (re.sub(r"[^A-Za-z0-9._-]+", "_", inner.name) + ".sqlite")
+        key = getattr(inner, "cache_key", inner.name)  # backends with the same name but other vectors differ here
+        self.path = folder / (re.sub(r"[^A-Za-z0-9._-]+", "_", key) + ".sqlite")
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False)
         self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
@@ -128,11 +129,10 @@ def caching(embedder: Any) -> Iterator[None]:
 def cached_run(folder: str | Path, run: Any, quick: bool = False) -> Any:
     """`run(settings, quick=..., embedder=...)` with the current settings (SEEDRAG_*) and the settings' model
     behind a cache in `folder`; what the lever scripts' `main` share."""
-    from index.embedding import SentenceTransformerEmbedder
     from rag.settings import Settings
 
     settings = Settings.from_env()
-    embedder = CachedEmbedder(SentenceTransformerEmbedder(settings.embedding_model), folder)
+    embedder = CachedEmbedder(settings.embedder(), folder)
     try:
         return run(settings, quick=quick, embedder=embedder)
     finally:

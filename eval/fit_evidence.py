@@ -212,9 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     embedder = None
     if args.embedding_cache:
         from eval.embcache import CachedEmbedder
-        from index.embedding import SentenceTransformerEmbedder
 
-        model = SentenceTransformerEmbedder(Settings.from_env().embedding_model)
+        model = Settings.from_env().embedder()
         embedder = CachedEmbedder(model, args.embedding_cache)
     try:
         record, rows = run(Settings.from_env(), quick=args.quick, embedder=embedder)

@@ -284,7 +284,6 @@ def run_levers(corpus: Corpus, embedder: Any, chosen: list[Variant],
 
 def main(argv: Sequence[str] | None = None) -> int:
     from eval.embcache import CachedEmbedder
-    from index.embedding import SentenceTransformerEmbedder
     from rag.settings import Settings
 
     parser = argparse.ArgumentParser(prog="python -m eval.levers", description=__doc__.split("\n")[0])
@@ -294,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--embedding-cache", default=".cache/seedrag-eval-embeddings")
     parser.add_argument("--out", default="eval/out/levers")
     args = parser.parse_args(argv)
-    embedder = CachedEmbedder(SentenceTransformerEmbedder(Settings.from_env().embedding_model), args.embedding_cache,
+    embedder = CachedEmbedder(Settings.from_env().embedder(), args.embedding_cache,
                               active=True)  # latency is not measured here: cache sentences too
     chosen = variants()
     if args.only:

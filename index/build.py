@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from index.chunking import check_chunk_settings, chunk_document
+from index.chunking import Chunk, check_chunk_settings, chunk_document
 from index.documents import (
     LOADERS_VERSION,
     SUPPORTED_SUFFIXES,
@@ -22,7 +22,7 @@ from index.documents import (
 from index.embedding import Embedder, embed_with_spans
 from index.errors import ConfigError, DocumentError, IndexMismatchError
 from index.manifest import Manifest
-from index.sentences import split_sentences
+from index.sentences import clip, split_sentences
 from index.stores.base import SentenceVectors, Store, StoredDocument
 
 Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
@@ -182,9 +182,14 @@ def _embed(
 ) -> list[StoredDocument]:
     """Chunk and embed `docs`: every chunk's vector and its sentences' vectors (`index.sentences`, the
     sentences the answerer scores), from one forward pass with the default embedder."""
-    chunked = [(d, chunk_document(d, size, overlap, embedder.fits)) for d, _ in docs]
+    chunked: list[tuple[Document, list[Chunk]]] = []
+    spans: list[tuple[tuple[int, int], ...]] = []
+    for d, _ in docs:
+        split = split_sentences(d.text)  # once a document: the chunker packs them, each chunk keeps its own
+        chunks = chunk_document(d, size, overlap, embedder.fits, split)
+        chunked.append((d, chunks))
+        spans.extend(tuple(clip(split, d.text, c.start, c.end)) for c in chunks)
     flat = [c for _, chunks in chunked for c in chunks]
-    spans = [tuple((s.start, s.end) for s in split_sentences(c.text, c.start)) for c in flat]
     vectors = np.zeros((len(flat), embedder.dimension), dtype=np.float32)
     sentences: list[SentenceVectors] = []
     for at in range(0, len(flat), EMBED_BATCH):

@@ -55,17 +55,19 @@ def chunk_text(
     overlap_tokens: int = 40,
     fits: Callable[[Sequence[str]], list[bool]] | None = None,
     heading_starts: Sequence[int] | None = None,
+    sentences: list[Span] | None = None,
 ) -> list[tuple[int, int]]:
     """Return `(start, end)` spans of `text`, each one a chunk.
 
     `heading_starts`: offsets where headings begin (a chunk prefers to start there). `fits` answers, for a
-    batch of texts, whether each fits the embedding model (default: all fit).
+    batch of texts, whether each fits the embedding model (default: all fit). `sentences`: the text's own
+    `split_sentences`, when the caller has them already.
 
     >>> chunk_text("One. Two. Three.", chunk_tokens=16, overlap_tokens=0)
     [(0, 16)]
     """
     check_chunk_settings(chunk_tokens, overlap_tokens)
-    units = _token_units(text, split_sentences(text), chunk_tokens)
+    units = _token_units(text, split_sentences(text) if sentences is None else sentences, chunk_tokens)
     spans = _pack(units, chunk_tokens, overlap_tokens, set(heading_starts or ()))
     if fits is not None:
         spans = _enforce_limit(text, spans, fits)
@@ -77,8 +79,10 @@ def chunk_document(
     chunk_tokens: int = 200,
     overlap_tokens: int = 40,
     fits: Callable[[Sequence[str]], list[bool]] | None = None,
+    sentences: list[Span] | None = None,
 ) -> list[Chunk]:
-    """Chunk a document; each chunk carries its source, offsets, (PDF) page and heading path."""
+    """Chunk a document; each chunk carries its source, offsets, (PDF) page and heading path. `sentences`:
+    the document's `split_sentences`, when the caller has them already."""
     headings = [b.start for b in doc.blocks if b.kind == "heading"]
     return [
         Chunk(
@@ -90,7 +94,7 @@ def chunk_document(
             page=doc.page_at(start),
             section=_section(doc, start, end),
         )
-        for start, end in chunk_text(doc.text, chunk_tokens, overlap_tokens, fits, headings)
+        for start, end in chunk_text(doc.text, chunk_tokens, overlap_tokens, fits, headings, sentences)
     ]
 
 

@@ -56,10 +56,18 @@ class Manifest:
             raise IndexMismatchError(
                 f"The index was built with embedding model {self.embedding_model!r}, but the setting asks "
                 f"for {embedding_model!r}. Re-index with the new model (seedrag index --rebuild) or set "
-                f"SEEDRAG_EMBEDDING_MODEL={self.embedding_model}."
+                f"{_settings_of(self.embedding_model)}."
             )
         if dimension is not None and self.dimension != dimension:
             raise IndexMismatchError(
                 f"The index holds {self.dimension}-dimensional vectors, the model makes {dimension}. "
                 "Re-index: seedrag index --rebuild"
             )
+
+
+def _settings_of(embedder_name: str) -> str:
+    """The SEEDRAG_* settings that make the embedder named `embedder_name` (see index.embedding_onnx)."""
+    model, int8, _ = embedder_name.partition("+onnx-int8")
+    if int8:
+        return f"SEEDRAG_EMBEDDING_MODEL={model} and SEEDRAG_EMBEDDING_BACKEND=onnx-int8"
+    return f"SEEDRAG_EMBEDDING_MODEL={model} and SEEDRAG_EMBEDDING_BACKEND=torch (or onnx)"

@@ -16,8 +16,10 @@ Offsets index the original text: a sentence's text may hold the original newline
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 _BLOCK = re.compile(r"(?:[^\n]|\n(?![ \t]*\n))+")  # runs of lines without a blank line between them
@@ -127,3 +129,26 @@ def _split_segment(segment: str, offset: int) -> list[Span]:
         spans.append(Span(offset + at, offset + at + len(piece), segment[at:at + len(piece)]))
         cursor = at + len(piece)
     return spans
+
+
+def clip(sentences: Sequence[Span], text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The parts of `sentences` (of `text`, in order) inside `text[start:end]`, as (start, end) offsets
+    without their outer whitespace: a chunk's sentences from its document's, with no second split.
+
+    >>> t = "One two. Three four. Five."
+    >>> clip(split_sentences(t), t, 4, 19)
+    [(4, 8), (9, 19)]
+    """
+    first = bisect.bisect_right([s.end for s in sentences], start)
+    out = []
+    for s in sentences[first:]:
+        if s.start >= end:
+            break
+        a, b = max(s.start, start), min(s.end, end)
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if a < b:
+            out.append((a, b))
+    return out

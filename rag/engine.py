@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from index.build import BuildReport, Progress, build_index
 from index.documents import Document
-from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.embedding import Embedder
 from index.errors import ConfigError, IndexNotFoundError
 from index.stores import Store, open_store
 from rag.citations import Citation, Highlight, marked, verified, verify_highlight
@@ -109,7 +109,7 @@ class RAG:
         first use); it runs only with a reranker."""
         self.settings = settings or Settings()
         self.store = store
-        self.embedder = embedder or SentenceTransformerEmbedder(self.settings.embedding_model)
+        self.embedder = embedder or self.settings.embedder()
         self.generator = generator  # None: extractive answers only
         if isinstance(reranker, str):
             from rag.rerank import create_reranker

@@ -4,13 +4,13 @@ padded input arrays of a tokenized batch."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from index.embedding_onnx import feed
 from index.errors import ConfigError
+
+__all__ = ["checked_session", "feed"]
 
 
 def checked_session(path: Path, expected_sha256: str, what: str, fix: str, threads: int = 1) -> Any:
@@ -30,16 +30,3 @@ def checked_session(path: Path, expected_sha256: str, what: str, fix: str, threa
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     return onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-
-
-def feed(encoded: Sequence[Any]) -> dict[str, np.ndarray]:
-    """`input_ids`, `attention_mask`, `token_type_ids` of tokenizers' encodings, zero-padded to the longest."""
-    width = max(len(e.ids) for e in encoded)
-    arrays = {name: np.zeros((len(encoded), width), dtype=np.int64)
-              for name in ("input_ids", "attention_mask", "token_type_ids")}
-    for row, e in enumerate(encoded):
-        n = len(e.ids)
-        arrays["input_ids"][row, :n] = e.ids
-        arrays["attention_mask"][row, :n] = e.attention_mask
-        arrays["token_type_ids"][row, :n] = e.type_ids
-    return arrays

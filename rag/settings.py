@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from index.chunking import check_chunk_settings
-from index.embedding import DEFAULT_MODEL
+from index.embedding import DEFAULT_MODEL, EMBEDDING_BACKENDS, Embedder, make_embedder
 from index.errors import ConfigError
 
 PREFIX = "SEEDRAG_"
@@ -36,6 +36,8 @@ class Settings:
     store: str | None = None             # e.g. postgresql://user@host/db; None = FAISS in index_dir
     docs_dir: str = "seeds"              # what `seedrag index` indexes when given no paths
     embedding_model: str = DEFAULT_MODEL
+    embedding_backend: str = "torch"     # "torch", "onnx" (ONNX Runtime fp32: same vectors), "onnx-int8" (faster)
+    onnx_cache: str | None = None        # where ONNX exports of the model are kept (None = ~/.cache/seedrag/onnx)
     chunk_tokens: int = 200              # cl100k tokens per chunk
     chunk_overlap: int = 40
     k: int = 5                           # passages retrieved per question
@@ -67,6 +69,9 @@ class Settings:
         check_chunk_settings(self.chunk_tokens, self.chunk_overlap)
         if self.k <= 0:
             raise ConfigError(f"k must be greater than 0. Currently, k is {self.k}.")
+        if self.embedding_backend not in EMBEDDING_BACKENDS:
+            raise ConfigError(f"embedding_backend must be one of {', '.join(map(repr, EMBEDDING_BACKENDS))}. "
+                              f"Currently, it is {self.embedding_backend!r}.")
         if self.fusion not in FUSIONS:
             raise ConfigError(f"fusion must be one of {', '.join(map(repr, FUSIONS))}. "
                               f"Currently, fusion is {self.fusion!r}.")
@@ -103,6 +108,10 @@ class Settings:
                 f"Unknown setting(s) {', '.join(sorted(unknown))}. Known: {', '.join(f.name for f in fields(self))}."
             )
         return dataclasses.replace(self, **changes)
+
+    def embedder(self) -> Embedder:
+        """The embedder these settings name (model, backend, ONNX cache), not loaded until first used."""
+        return make_embedder(self.embedding_model, self.embedding_backend, self.onnx_cache)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -43,9 +43,8 @@ def run_suite(name: str, settings: Any, quick: bool = False, full: bool = False,
     embedder = None
     if embedding_cache is not None:
         from eval.embcache import CachedEmbedder
-        from index.embedding import SentenceTransformerEmbedder
 
-        embedder = CachedEmbedder(SentenceTransformerEmbedder(settings.embedding_model), embedding_cache)
+        embedder = CachedEmbedder(settings.embedder(), embedding_cache)
     try:
         report = module.run(settings, quick=quick, full=full, limit=limit, embedder=embedder)
     finally:

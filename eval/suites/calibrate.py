@@ -318,10 +318,9 @@ def _embedder(cache: str | None) -> Any:
     if cache is None:
         return None
     from eval.embcache import CachedEmbedder
-    from index.embedding import SentenceTransformerEmbedder
     from rag.settings import Settings
 
-    return CachedEmbedder(SentenceTransformerEmbedder(Settings.from_env().embedding_model), cache)  # builds only
+    return CachedEmbedder(Settings.from_env().embedder(), cache)  # builds only
 
 
 def main(argv: Sequence[str] | None = None) -> int:
