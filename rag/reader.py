@@ -23,6 +23,7 @@ import numpy as np
 from rag.onnx import checked_session, feed
 
 MAX_TOKENS = 128
+QUESTION_TOKENS = 64  # a longer question is cut (SQuAD questions are ~15 word pieces)
 MAX_PHRASE_TOKENS = 30  # SQuAD answers are short: 99% of v1.1 dev's gold answers are under 30 word pieces
 
 
@@ -83,6 +84,8 @@ class Reader:
             "Reinstall seedrag (pip install -e .), or train it again: python -m eval.train_reader "
             "(rag/reader.json records the expected file)", self.threads)
         self._tokenizer = pair_tokenizer()
+        self._counter = pair_tokenizer()  # counts a question's word pieces alone: no truncation
+        self._counter.no_truncation()
 
     def read(self, question: str, sentences: Sequence[str]) -> list[Reading]:
         """One `Reading` per sentence, in order (an empty list for no sentences)."""
@@ -92,11 +95,19 @@ class Reader:
             if self._session is None:
                 self._load()
         out = []
+        question = self._clipped(question)
         for sentence in sentences:  # one pair per run: see rag.rerank (int8 batches mix scores)
             encoded = self._tokenizer.encode(question, sentence)
             starts, ends, answers = self._session.run(None, feed([encoded]))
             out.append(_best_span(encoded, starts[0], ends[0], float(answers[0]), len(sentence)))
         return out
+
+
+    def _clipped(self, question: str) -> str:
+        """The question cut to its first QUESTION_TOKENS word pieces: "only_second" truncation cannot fit a
+        pair whose question alone is over MAX_TOKENS (a long question was an error in the chat)."""
+        pieces = self._counter.encode(question, add_special_tokens=False)
+        return question if len(pieces.ids) <= QUESTION_TOKENS else question[:pieces.offsets[QUESTION_TOKENS - 1][1]]
 
 
 def _best_span(encoding: Any, starts: np.ndarray, ends: np.ndarray, answer: float, length: int) -> Reading:

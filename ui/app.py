@@ -90,7 +90,8 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
         previous = turns_of(history, answers or {})
         history.append({"role": "user", "content": question})
         history.append({"role": "assistant", "content": "…"})
-        yield history, "", skip, skip, skip, skip
+        yield history, "", skip, skip, skip, skip  # the question leaves the box once; later yields leave the box
+        # alone, so a question typed while this answer streams is kept (and sent when it ends: trigger_mode)
         pieces: queue.Queue[str | None] = queue.Queue()
         result: dict[str, Any] = {}
 
@@ -107,20 +108,20 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
         while (piece := pieces.get()) is not None:
             draft += piece
             history[-1] = {"role": "assistant", "content": f"{escape(draft)} ▌ *(checking citations…)*"}
-            yield history, "", skip, skip, skip, skip
+            yield history, skip, skip, skip, skip, skip
         if "error" in result:
             history[-1] = {"role": "assistant", "content": f"**Error:** {escape(str(result['error']))}"}
-            yield history, "", skip, skip, skip, skip
+            yield history, skip, skip, skip, skip, skip
             return
         answer = result["answer"]
         words = answer_markdown(answer).split(" ")
         for i in range(0, len(words), 8):  # stream the checked text in, then the final message with citations
             history[-1] = {"role": "assistant", "content": " ".join(words[: i + 8])}
-            yield history, "", skip, skip, skip, skip
+            yield history, skip, skip, skip, skip, skip
         answers = {**(answers or {}), len(history) - 1: (question, answer.to_json())}
         choices = [f"[{c.n}] {c.source}:{c.start}-{c.end}" for c in answer.citations]
         state = [c.to_json() for c in answer.citations]
-        yield history, "", sources_html(answer), gr.update(choices=choices, value=None), state, answers
+        yield history, skip, sources_html(answer), gr.update(choices=choices, value=None), state, answers
 
     def open_citation(choice: str | None, citations: list[dict[str, Any]]) -> str:
         if not choice:
@@ -165,7 +166,10 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
         drop.click(remove, pick, [upload_status, listing, pick, status], api_visibility="private")
         citations = gr.State([])
         answers = gr.State({})
-        box.submit(respond, [box, chat, answers], [chat, box, sources, cite, citations, answers], api_name="ask")
+        # "always_last": Enter while an answer streams sends the question when that answer ends (the default,
+        # "once", dropped it)
+        box.submit(respond, [box, chat, answers], [chat, box, sources, cite, citations, answers], api_name="ask",
+                   trigger_mode="always_last")
         chat.like(vote, answers, None, api_visibility="private")
         cite.change(open_citation, [cite, citations], viewer, api_visibility="private").then(None, js=SCROLL_TO_MARK)
     # the chat's questions are bounded like the REST API's (ui.admission): as many at once, as many waiting;

@@ -47,6 +47,16 @@ def test_one_reading_per_sentence_in_order(reader):
         assert 0 <= r.start < r.end <= len(s)
 
 
+def test_a_question_longer_than_the_pair_is_cut_not_an_error(reader, seed_rag):
+    from rag.settings import MAX_QUESTION_CHARS
+
+    long = ("How far can ATACMS strike, " + "and how far can the missile fly into Russia, " * 100)[:MAX_QUESTION_CHARS]
+    (reading,) = reader.read(long, [RANGE])  # tokenizers raised "Sequence to truncate too short" here
+    assert 0 <= reading.start < reading.end <= len(RANGE)
+    answer = seed_rag.ask(long)  # and through the whole engine, as the chat asked it
+    assert answer.refused or answer.citations
+
+
 def test_the_shipped_file_is_the_recorded_one_and_small():
     data = model_path().read_bytes()
     assert hashlib.sha256(data).hexdigest() == record()["sha256"]

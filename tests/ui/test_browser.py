@@ -125,6 +125,29 @@ def test_ask_cite_click_follow_up(server, browser, tmp_path):
                            timeout=60_000)
 
 
+def test_a_question_sent_while_an_answer_is_on_its_way_is_kept_and_answered(server, browser):
+    page = browser.new_page()
+    page.goto(server, wait_until="domcontentloaded")
+    page.locator("#seedrag-question textarea").wait_for(timeout=60_000)
+    chat = page.locator("#seedrag-chat")
+    # a long first question keeps its answer on its way for a while (the models read every word of it)
+    first = "What is the range of the ATACMS missile, " + "and how far can the missile fly into Russia, " * 30
+    ask(page, first.strip(", ") + "?")
+    chat.get_by_text("What is the range", exact=False).first.wait_for(timeout=60_000)  # shown; its answer is not
+    ask(page, "Who is the president of Ukraine?")  # Gradio's default trigger_mode ("once") ignored this Enter,
+    # and the answer's later updates emptied the box
+    page.wait_for_function("document.querySelector('#seedrag-chat')?.innerText.includes('Who is the president')",
+                           timeout=60_000)
+    page.wait_for_function("""() => { const t = document.querySelector('#seedrag-chat')?.innerText || '';
+                                      const after = t.split('Who is the president of Ukraine?')[1] || '';
+                                      return after.includes('[1]') || after.includes('could not find the answer'); }""",
+                           timeout=60_000)
+    first_turn, second_turn = chat.inner_text().split("Who is the president of Ukraine?")
+    for turn in (first_turn, second_turn):  # each question got its own answer or refusal
+        assert "[1]" in turn or "could not find the answer" in turn
+    assert page.locator("#seedrag-question textarea").input_value() == ""  # sent, not left behind
+
+
 def test_document_markup_is_shown_as_text_and_never_runs(server, browser):
     page = browser.new_page()
     page.goto(server, wait_until="domcontentloaded")
