@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -54,12 +55,17 @@ class BuildReport:
 
 
 def source_name(path: Path, root: Path) -> str:
-    """The name a file is indexed under: relative to `root` when inside it, else absolute."""
-    resolved = path.resolve()
+    """The name a file is indexed under: relative to `root` when inside it, else absolute. A symbolic link
+    inside `root` is named where it is, not where it points, so removing the link prunes its document."""
+    here = Path(os.path.abspath(path))
     try:
-        return resolved.relative_to(root.resolve()).as_posix()
+        return here.relative_to(os.path.abspath(root)).as_posix()
     except ValueError:
-        return resolved.as_posix()
+        pass
+    try:  # `root` reached through a symbolic link of its own
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return here.as_posix()
 
 
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped]]:
@@ -70,9 +76,15 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped]]:
         p = Path(raw)
         if not p.exists():
             raise ConfigError(f"{p} does not exist. Give a file or folder of documents, e.g. seedrag index seeds/")
-        candidates = [p] if p.is_file() else sorted(
-            f for f in p.rglob("*") if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
-        )
+        listed = [p] if p.is_file() else sorted(
+            f for f in p.rglob("*") if not any(part.startswith(".") for part in f.relative_to(p).parts))
+        candidates = []
+        for f in listed:
+            if f.is_file():
+                candidates.append(f)
+            elif f.is_symlink() and not f.exists() and f.suffix.lower() in SUPPORTED_SUFFIXES:
+                skipped.append(Skipped(str(f), "a symbolic link that leads to no file (dangling, or a loop): "
+                                               "point it at a document or remove it"))
         for f in candidates:
             if f.suffix.lower() in SUPPORTED_SUFFIXES:
                 files.append(f)

@@ -208,3 +208,33 @@ def test_a_file_over_the_size_limit_is_skipped_at_once_and_its_indexed_version_k
     assert report.unchanged == 1 and report.embedded == 0
     assert "190 miles" in rag.document(rag.documents()[0]).text  # the version indexed before is kept
     assert not rag.ask("How long is the pier?").refused
+
+
+def test_a_symlink_is_named_where_it_is_and_pruned_with_it_and_broken_ones_are_named(tmp_path, embedder):
+    outside = tmp_path / "elsewhere" / "ferry.txt"
+    outside.parent.mkdir()
+    outside.write_text("The ferry to Port Adle leaves at seven.")
+    _write(tmp_path, "own.txt", "The pier is 88 metres long.")
+    link = tmp_path / "docs" / "ferry.txt"
+    link.symlink_to(outside)
+    (tmp_path / "docs" / "gone.txt").symlink_to(tmp_path / "docs" / "missing.txt")
+    (tmp_path / "docs" / "a.md").symlink_to(tmp_path / "docs" / "b.md")
+    (tmp_path / "docs" / "b.md").symlink_to(tmp_path / "docs" / "a.md")
+    report = _build(tmp_path, embedder)
+    store = FaissStore(tmp_path / "index", create=False)
+    assert store.sources() == ["docs/ferry.txt", "docs/own.txt"]  # not the target's absolute path
+    assert sorted(s.path.rsplit("/", 1)[-1] for s in report.skipped) == ["a.md", "b.md", "gone.txt"]
+    assert all("symbolic link that leads to no file" in s.reason for s in report.skipped)
+    link.unlink()
+    again = build_index([tmp_path / "docs"], store, embedder, root=tmp_path)
+    assert again.removed == 1 and store.sources() == ["docs/own.txt"]
+
+
+def test_an_absolute_folder_outside_the_root_keeps_its_links_by_their_own_path(tmp_path, embedder):
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("The ferry to Port Adle leaves at seven.")
+    _write(tmp_path, "own.txt", "The pier is 88 metres long.")
+    (tmp_path / "docs" / "ferry.txt").symlink_to(outside)
+    store = FaissStore(tmp_path / "index")
+    build_index([tmp_path / "docs"], store, embedder, root=tmp_path / "unrelated")
+    assert store.sources() == [str(tmp_path / "docs" / "ferry.txt"), str(tmp_path / "docs" / "own.txt")]
