@@ -59,12 +59,27 @@ def embed_with_spans(embedder: Embedder, texts: Sequence[str], spans: Sequence[S
     return vectors, out
 
 
-EMBEDDING_BACKENDS = ("torch", "onnx", "onnx-int8")
+EMBEDDING_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+INT8_SUFFIX = "+onnx-int8"  # the int8 embedder's name: the model's, then this
 
 
-def make_embedder(model: str = DEFAULT_MODEL, backend: str = "torch", cache_dir: str | None = None) -> Embedder:
-    """The embedder of `model` on `backend`: "torch" (sentence-transformers), "onnx" (ONNX Runtime fp32, the
-    same vectors) or "onnx-int8" (int8 MatMuls, faster, its own vectors). `cache_dir` keeps ONNX exports."""
+def choose_backend(model: str, backend: str = "auto", built_with: str | None = None) -> str:
+    """The backend `backend` names; "auto": for the packaged model, "onnx-int8" for a new index (or one built
+    with it) and "onnx" (the torch vectors, without torch) for an index built with fp32 vectors; "torch" for
+    any other model (the ONNX export is made for the packaged one)."""
+    if backend != "auto":
+        return backend
+    if model not in _PACKAGED:
+        return "torch"
+    return "onnx-int8" if built_with is None or built_with.endswith(INT8_SUFFIX) else "onnx"
+
+
+def make_embedder(model: str = DEFAULT_MODEL, backend: str = "auto", cache_dir: str | None = None,
+                  built_with: str | None = None) -> Embedder:
+    """The embedder of `model` on `backend` (see `choose_backend`; `built_with`: the embedder name an existing
+    index records): "torch" (sentence-transformers), "onnx" (ONNX Runtime fp32, the same vectors) or
+    "onnx-int8" (int8 MatMuls, faster, its own vectors). `cache_dir` keeps ONNX exports."""
+    backend = choose_backend(model, backend, built_with)
     if backend == "torch":
         return SentenceTransformerEmbedder(model)
     if backend in ("onnx", "onnx-int8"):

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embedding import DEFAULT_MODEL, normalised, resolve_model_path, span_vectors
+from index.embedding import DEFAULT_MODEL, INT8_SUFFIX, normalised, resolve_model_path, span_vectors
 from index.errors import ConfigError
 
 PRECISIONS = ("fp32", "int8")
@@ -57,7 +57,7 @@ class OnnxEmbedder:
             raise ConfigError(f"ONNX precision must be one of {', '.join(PRECISIONS)}. Currently, it is {precision!r}.")
         self.model_name = model or DEFAULT_MODEL
         self.precision = precision
-        self.name = self.model_name if precision == "fp32" else f"{self.model_name}+onnx-int8"
+        self.name = self.model_name if precision == "fp32" else self.model_name + INT8_SUFFIX
         # eval's embedding cache tells backends (and int8 recipes) apart
         self.cache_key = f"{self.model_name}+onnx-{precision}" + (f"-{RECIPE}" if precision == "int8" else "")
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()

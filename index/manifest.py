@@ -6,6 +6,7 @@ import importlib.metadata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from index.embedding import INT8_SUFFIX
 from index.errors import IndexMismatchError
 
 FORMAT = "seedrag-index/1"
@@ -67,7 +68,7 @@ class Manifest:
 
 def _settings_of(embedder_name: str) -> str:
     """The SEEDRAG_* settings that make the embedder named `embedder_name` (see index.embedding_onnx)."""
-    model, int8, _ = embedder_name.partition("+onnx-int8")
+    model, int8, _ = embedder_name.partition(INT8_SUFFIX)
     if int8:
-        return f"SEEDRAG_EMBEDDING_MODEL={model} and SEEDRAG_EMBEDDING_BACKEND=onnx-int8"
-    return f"SEEDRAG_EMBEDDING_MODEL={model} and SEEDRAG_EMBEDDING_BACKEND=torch (or onnx)"
+        return f"SEEDRAG_EMBEDDING_MODEL={model} and SEEDRAG_EMBEDDING_BACKEND=onnx-int8 (or auto)"
+    return f"SEEDRAG_EMBEDDING_MODEL={model} and SEEDRAG_EMBEDDING_BACKEND=onnx or torch (or auto)"

@@ -109,7 +109,8 @@ class RAG:
         first use); it runs only with a reranker."""
         self.settings = settings or Settings()
         self.store = store
-        self.embedder = embedder or self.settings.embedder()
+        manifest = store.manifest()
+        self.embedder = embedder or self.settings.embedder(manifest.embedding_model if manifest else None)
         self.generator = generator  # None: extractive answers only
         if isinstance(reranker, str):
             from rag.rerank import create_reranker
@@ -119,7 +120,6 @@ class RAG:
         if reranker is not None and reader is None:
             reader = Reader()
         self.reader = reader
-        manifest = store.manifest()
         if manifest is not None:
             manifest.check_compatible(self.embedder.name)
         self.retriever = Retriever(store, self.embedder, self.settings.fusion, self.settings.dense_weight)

@@ -36,7 +36,7 @@ class Settings:
     store: str | None = None             # e.g. postgresql://user@host/db; None = FAISS in index_dir
     docs_dir: str = "seeds"              # what `seedrag index` indexes when given no paths
     embedding_model: str = DEFAULT_MODEL
-    embedding_backend: str = "torch"     # "torch", "onnx" (ONNX Runtime fp32: same vectors), "onnx-int8" (faster)
+    embedding_backend: str = "auto"      # "auto" (index.embedding.choose_backend), "torch", "onnx", "onnx-int8"
     onnx_cache: str | None = None        # where ONNX exports of the model are kept (None = ~/.cache/seedrag/onnx)
     chunk_tokens: int = 200              # cl100k tokens per chunk
     chunk_overlap: int = 40
@@ -109,9 +109,10 @@ class Settings:
             )
         return dataclasses.replace(self, **changes)
 
-    def embedder(self) -> Embedder:
-        """The embedder these settings name (model, backend, ONNX cache), not loaded until first used."""
-        return make_embedder(self.embedding_model, self.embedding_backend, self.onnx_cache)
+    def embedder(self, built_with: str | None = None) -> Embedder:
+        """The embedder these settings name (model, backend, ONNX cache), not loaded until first used;
+        `built_with`: the embedder name an existing index records (what "auto" follows)."""
+        return make_embedder(self.embedding_model, self.embedding_backend, self.onnx_cache, built_with)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from index.errors import ConfigError, IndexMismatchError
+from index.stores.faiss import FaissStore
 from tests.conftest import SEED_FILE, SEEDS
 
 TEXT = SEED_FILE.read_text(encoding="utf-8")
@@ -78,14 +79,13 @@ def test_an_unknown_backend_lists_the_known_ones():
     from index.embedding import make_embedder
     from rag.settings import Settings
 
-    with pytest.raises(ConfigError, match="'torch', 'onnx', 'onnx-int8'"):
+    with pytest.raises(ConfigError, match="'auto', 'torch', 'onnx', 'onnx-int8'"):
         Settings(embedding_backend="gpu")
     with pytest.raises(ConfigError, match="onnx-int8"):
         make_embedder(backend="tensorrt")
 
 
 def test_an_int8_index_answers_and_refuses_another_backend_by_name(int8, tmp_path, embedder):
-    from index.stores.faiss import FaissStore
     from rag.engine import RAG
 
     rag = RAG(FaissStore(tmp_path / "index"), embedder=int8)
@@ -94,3 +94,31 @@ def test_an_int8_index_answers_and_refuses_another_backend_by_name(int8, tmp_pat
     assert "190 miles" in answer.text and answer.citations
     with pytest.raises(IndexMismatchError, match="SEEDRAG_EMBEDDING_BACKEND=onnx-int8"):
         RAG(FaissStore(tmp_path / "index"), embedder=embedder)
+
+
+def test_auto_is_int8_for_a_new_index_and_follows_an_existing_one():
+    from index.embedding import choose_backend
+
+    assert choose_backend("all-MiniLM-L6-v2") == "onnx-int8"  # a new index
+    assert choose_backend("all-MiniLM-L6-v2", built_with="all-MiniLM-L6-v2+onnx-int8") == "onnx-int8"
+    assert choose_backend("all-MiniLM-L6-v2", built_with="all-MiniLM-L6-v2") == "onnx"  # torch's vectors
+    assert choose_backend("/models/my-st-folder") == "torch"  # the export is made for the packaged model
+    assert choose_backend("all-MiniLM-L6-v2", "torch", "all-MiniLM-L6-v2+onnx-int8") == "torch"  # as set
+
+
+def test_an_index_built_with_torch_opens_with_the_default_settings_and_a_rebuild_moves_it_to_int8(
+        tmp_path, embedder, onnx_cache, int8):
+    from index.embedding_onnx import OnnxEmbedder
+    from rag.engine import RAG
+    from rag.settings import Settings
+
+    docs = tmp_path / "docs"
+    shutil.copytree(SEEDS, docs)
+    RAG(FaissStore(tmp_path / "index"), embedder=embedder).index([docs])  # as indexes were built before
+    settings = Settings(index_dir=str(tmp_path / "index"), onnx_cache=str(onnx_cache))
+    old = RAG.open(settings=settings)
+    assert isinstance(old.embedder, OnnxEmbedder) and old.embedder.precision == "fp32"
+    assert "190 miles" in old.ask("What is the range of the ATACMS missile?").text
+    rebuilt = RAG.build([docs], settings=settings, rebuild=True)
+    assert rebuilt.embedder.name.endswith("+onnx-int8")
+    assert RAG.open(settings=settings).store.manifest().embedding_model == rebuilt.embedder.name
