@@ -22,10 +22,11 @@ SUITES = {
     "scifact": "eval.suites.scifact",
     "calibrate": "eval.suites.calibrate",
     "pgvector": "eval.suites.pgvector",
+    "scale": "eval.suites.scale",
 }
 
 RETRIEVAL_ONLY = {"scifact": "retrieval", "calibrate": "the extractive support the refusal gate compares",
-                  "pgvector": "the vector index"}
+                  "pgvector": "the vector index", "scale": "the vector index and BM25"}
 
 
 def run_suite(name: str, settings: Any, quick: bool = False, full: bool = False, out: str = "eval/out",

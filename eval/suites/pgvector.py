@@ -35,6 +35,12 @@ BATCH = 50_000
 SIZES = {"default": 1_000_000, "quick": 20_000}
 
 
+def cluster_centres(rng: np.random.Generator) -> np.ndarray:
+    """The CLUSTERS random unit centres of the mixture."""
+    centres = rng.standard_normal((CLUSTERS, DIM)).astype(np.float32)
+    return centres / np.linalg.norm(centres, axis=1, keepdims=True)
+
+
 def vectors(n: int, rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
     """n unit vectors from the cluster mixture."""
     which = rng.integers(0, len(centres), n)
@@ -55,8 +61,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
 
     n = limit or SIZES["quick" if quick else "default"]
     rng = np.random.default_rng(SEED)
-    centres = rng.standard_normal((CLUSTERS, DIM)).astype(np.float32)
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    centres = cluster_centres(rng)
     queries = vectors(QUERIES, rng, centres)
     started = time.perf_counter()
     with ExitStack() as stack:

@@ -20,7 +20,7 @@ from index.manifest import Manifest
 from index.stores.base import SentenceVectors, Store, StoredDocument
 
 DIM = 8
-BACKENDS = ["faiss", "postgres"]
+BACKENDS = ["faiss", "faiss-hnsw", "postgres"]  # faiss-hnsw: the FAISS store with its HNSW graph from 1 chunk
 
 
 def unit(*weights: float) -> np.ndarray:
@@ -86,10 +86,12 @@ def ids(results: list[tuple[Chunk, float]]) -> list[str]:
 @pytest.fixture(params=BACKENDS)
 def store_factory(request, tmp_path):
     """A function making store objects over one fresh, empty location (each call: a new object)."""
-    if request.param == "faiss":
-        from index.stores.faiss import FaissStore
+    if request.param.startswith("faiss"):
+        from index.stores import faiss as faiss_store
 
-        return lambda **kw: FaissStore(tmp_path / "index", **kw)
+        if request.param == "faiss-hnsw":
+            request.getfixturevalue("monkeypatch").setattr(faiss_store, "FLAT_MAX", 1)
+        return lambda **kw: faiss_store.FaissStore(tmp_path / "index", **kw)
     url = request.getfixturevalue("postgres_db_url")
     from index.stores.postgres import PostgresStore
 
