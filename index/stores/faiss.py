@@ -73,6 +73,8 @@ class FaissStore:
             )
         self._lock = threading.RLock()
         self._generation: str | None = None
+        if create and self.path.is_dir():
+            self._sweep_staging()
         self._load()
 
     def _reset(self) -> None:
@@ -224,6 +226,20 @@ class FaissStore:
         with handle, self._lock:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
+
+    def _sweep_staging(self) -> None:
+        """Remove the half-written generations (`.gen-N.tmp`) a killed build left, unless a writer holds the
+        lock now (its own staging folder is in use): opening an index to write it, even for a no-op build."""
+        leftovers = list(self.path.glob(".gen-*.tmp"))
+        if not leftovers:
+            return
+        try:
+            with open(self.path / ".lock", "w") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                for folder in leftovers:
+                    shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # busy (another process is writing) or read-only: leave them for the next writer
+            pass
 
     def _write_generation(
         self, manifest: Manifest, docs: dict[str, Document], chunks: list[Chunk], index: Any,

@@ -238,3 +238,21 @@ def test_an_absolute_folder_outside_the_root_keeps_its_links_by_their_own_path(t
     store = FaissStore(tmp_path / "index")
     build_index([tmp_path / "docs"], store, embedder, root=tmp_path / "unrelated")
     assert store.sources() == [str(tmp_path / "docs" / "ferry.txt"), str(tmp_path / "docs" / "own.txt")]
+
+
+def test_a_staging_folder_left_by_a_killed_build_is_gone_after_a_no_op_build(tmp_path, embedder):
+    import fcntl
+
+    _write(tmp_path, "a.txt", "ATACMS has a range of 190 miles.")
+    _build(tmp_path, embedder)
+    left = tmp_path / "index" / ".gen-000099.tmp"  # what kill -9 during a write leaves
+    left.mkdir()
+    (left / "vectors.faiss").write_bytes(b"\0" * 1000)
+    with open(tmp_path / "index" / ".lock", "w") as busy:  # while another process writes, it is its own: kept
+        fcntl.flock(busy, fcntl.LOCK_EX)
+        FaissStore(tmp_path / "index")
+        assert left.exists()
+    report = _build(tmp_path, embedder)
+    assert report.counts()["unchanged"] == 1 and report.embedded == 0
+    assert not left.exists()
+    assert FaissStore(tmp_path / "index", create=False).sources() == ["docs/a.txt"]
