@@ -1,4 +1,5 @@
-"""Shared fixtures: the real embedding model (loaded once) and a real index of the seed article."""
+"""Shared fixtures: the real embedding model (loaded once: the default ONNX int8 one, and torch for
+comparisons) and a real index of the seed article."""
 
 from __future__ import annotations
 
@@ -19,6 +20,17 @@ SEED_FILE = next(SEEDS.glob("*.txt"))
 
 @pytest.fixture(scope="session")
 def embedder():
+    """The embedder a new index gets by default (ONNX int8 MiniLM: `index.embedding.choose_backend`)."""
+    from rag.settings import Settings
+
+    e = Settings().embedder()
+    e.embed_queries(["warm up"])
+    return e
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    """MiniLM in sentence-transformers (torch): the reference the ONNX embedder is checked against."""
     from index.embedding import SentenceTransformerEmbedder
 
     e = SentenceTransformerEmbedder()

@@ -35,26 +35,26 @@ def int8(onnx_cache, fp32):
     return OnnxEmbedder(precision="int8", cache_dir=onnx_cache)
 
 
-def test_fp32_gives_the_torch_vectors_documents_queries_and_spans(fp32, embedder):
+def test_fp32_gives_the_torch_vectors_documents_queries_and_spans(fp32, torch_embedder):
     texts = PARAGRAPHS[:6]
-    assert np.abs(fp32.embed_documents(texts) - embedder.embed_documents(texts)).max() < 1e-4
-    assert np.abs(fp32.embed_queries(["What is ATACMS?"]) - embedder.embed_queries(["What is ATACMS?"])).max() < 1e-4
+    assert np.abs(fp32.embed_documents(texts) - torch_embedder.embed_documents(texts)).max() < 1e-4
+    assert np.abs(fp32.embed_queries(["What is ATACMS?"]) - torch_embedder.embed_queries(["What is ATACMS?"])).max() < 1e-4
     spans = [[(0, 40), (40, len(t))] for t in texts]
-    ours, theirs = fp32.embed_documents_and_spans(texts, spans), embedder.embed_documents_and_spans(texts, spans)
+    ours, theirs = fp32.embed_documents_and_spans(texts, spans), torch_embedder.embed_documents_and_spans(texts, spans)
     assert np.abs(ours[0] - theirs[0]).max() < 1e-4
     assert max(float(np.abs(a - b).max()) for a, b in zip(ours[1], theirs[1], strict=True)) < 1e-4
-    assert fp32.name == embedder.name and fp32.dimension == embedder.dimension == 384
+    assert fp32.name == torch_embedder.name and fp32.dimension == torch_embedder.dimension == 384
     long = " ".join(PARAGRAPHS)  # far beyond 256 word pieces
-    assert fp32.fits([PARAGRAPHS[0], long]) == embedder.fits([PARAGRAPHS[0], long]) == [True, False]
+    assert fp32.fits([PARAGRAPHS[0], long]) == torch_embedder.fits([PARAGRAPHS[0], long]) == [True, False]
 
 
-def test_int8_is_close_named_apart_and_the_same_in_any_company(int8, embedder):
+def test_int8_is_close_named_apart_and_the_same_in_any_company(int8, torch_embedder):
     texts = PARAGRAPHS[:8]
     ours = int8.embed_documents(texts)
-    cosine = (ours * embedder.embed_documents(texts)).sum(axis=1)
+    cosine = (ours * torch_embedder.embed_documents(texts)).sum(axis=1)
     assert cosine.min() > 0.98, cosine  # per-channel int8; per-tensor int8 gives ~0.90-0.94 here
-    assert not np.allclose(ours, embedder.embed_documents(texts), atol=1e-4)  # really another model
-    assert int8.name.endswith("+onnx-int8") and int8.name != embedder.name
+    assert not np.allclose(ours, torch_embedder.embed_documents(texts), atol=1e-4)  # really another model
+    assert int8.name.endswith("+onnx-int8") and int8.name != torch_embedder.name
     alone = int8.embed_documents([texts[0]])
     beside = int8.embed_documents([texts[0], " ".join(PARAGRAPHS)])[:1]
     assert np.array_equal(alone, beside)  # activations are scaled per call: each text runs alone
@@ -85,7 +85,7 @@ def test_an_unknown_backend_lists_the_known_ones():
         make_embedder(backend="tensorrt")
 
 
-def test_an_int8_index_answers_and_refuses_another_backend_by_name(int8, tmp_path, embedder):
+def test_an_int8_index_answers_and_refuses_another_backend_by_name(int8, tmp_path, torch_embedder):
     from rag.engine import RAG
 
     rag = RAG(FaissStore(tmp_path / "index"), embedder=int8)
@@ -93,7 +93,7 @@ def test_an_int8_index_answers_and_refuses_another_backend_by_name(int8, tmp_pat
     answer = rag.ask("What is the range of the ATACMS missile?")
     assert "190 miles" in answer.text and answer.citations
     with pytest.raises(IndexMismatchError, match="SEEDRAG_EMBEDDING_BACKEND=onnx-int8"):
-        RAG(FaissStore(tmp_path / "index"), embedder=embedder)
+        RAG(FaissStore(tmp_path / "index"), embedder=torch_embedder)
 
 
 def test_auto_is_int8_for_a_new_index_and_follows_an_existing_one():
@@ -107,14 +107,14 @@ def test_auto_is_int8_for_a_new_index_and_follows_an_existing_one():
 
 
 def test_an_index_built_with_torch_opens_with_the_default_settings_and_a_rebuild_moves_it_to_int8(
-        tmp_path, embedder, onnx_cache, int8):
+        tmp_path, torch_embedder, onnx_cache, int8):
     from index.embedding_onnx import OnnxEmbedder
     from rag.engine import RAG
     from rag.settings import Settings
 
     docs = tmp_path / "docs"
     shutil.copytree(SEEDS, docs)
-    RAG(FaissStore(tmp_path / "index"), embedder=embedder).index([docs])  # as indexes were built before
+    RAG(FaissStore(tmp_path / "index"), embedder=torch_embedder).index([docs])  # as indexes were built before
     settings = Settings(index_dir=str(tmp_path / "index"), onnx_cache=str(onnx_cache))
     old = RAG.open(settings=settings)
     assert isinstance(old.embedder, OnnxEmbedder) and old.embedder.precision == "fp32"
