@@ -38,9 +38,11 @@ def int8(onnx_cache, fp32):
 def test_fp32_gives_the_torch_vectors_documents_queries_and_spans(fp32, torch_embedder):
     texts = PARAGRAPHS[:6]
     assert np.abs(fp32.embed_documents(texts) - torch_embedder.embed_documents(texts)).max() < 1e-4
-    assert np.abs(fp32.embed_queries(["What is ATACMS?"]) - torch_embedder.embed_queries(["What is ATACMS?"])).max() < 1e-4
+    query = ["What is ATACMS?"]
+    assert np.abs(fp32.embed_queries(query) - torch_embedder.embed_queries(query)).max() < 1e-4
     spans = [[(0, 40), (40, len(t))] for t in texts]
-    ours, theirs = fp32.embed_documents_and_spans(texts, spans), torch_embedder.embed_documents_and_spans(texts, spans)
+    ours = fp32.embed_documents_and_spans(texts, spans)
+    theirs = torch_embedder.embed_documents_and_spans(texts, spans)
     assert np.abs(ours[0] - theirs[0]).max() < 1e-4
     assert max(float(np.abs(a - b).max()) for a, b in zip(ours[1], theirs[1], strict=True)) < 1e-4
     assert fp32.name == torch_embedder.name and fp32.dimension == torch_embedder.dimension == 384
