@@ -65,6 +65,7 @@ class OnnxEmbedder:
         self.threads = threads
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, int, int] | None = None  # session, tokenizer, max tokens, dimension
+        self._counter: Any = None  # counts word pieces for `fits`
 
     # ---- loading -------------------------------------------------------------------------------
     def _parts(self) -> tuple[Any, Any, int, int]:
@@ -135,12 +136,14 @@ class OnnxEmbedder:
         return self._pooled(texts, spans)
 
     def fits(self, texts: Sequence[str]) -> list[bool]:
-        _, tokenizer, max_tokens, _ = self._parts()
-        tokenizer.no_truncation()
-        try:
-            return [len(e.ids) <= max_tokens for e in tokenizer.encode_batch(list(texts))]
-        finally:
-            tokenizer.enable_truncation(max_length=max_tokens)
+        max_tokens = self._parts()[2]
+        if self._counter is None:  # a tokenizer of its own, never truncating: the shared one always does
+            from tokenizers import Tokenizer
+
+            self._counter = Tokenizer.from_file(str(_model_folder(self.model_name) / "tokenizer.json"))
+            self._counter.no_padding()
+            self._counter.no_truncation()
+        return [len(e.ids) <= max_tokens for e in self._counter.encode_batch(list(texts))]
 
     # ---- the forward pass ----------------------------------------------------------------------
     def _pooled(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]] | None = None,
