@@ -63,6 +63,13 @@ EMBEDDING_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 INT8_SUFFIX = "+onnx-int8"  # the int8 embedder's name: the model's, then this
 
 
+def check_backend(backend: str) -> None:
+    """Raise ConfigError unless `backend` is one of EMBEDDING_BACKENDS."""
+    if backend not in EMBEDDING_BACKENDS:
+        raise ConfigError(f"embedding_backend must be one of {', '.join(map(repr, EMBEDDING_BACKENDS))}. "
+                          f"Currently, it is {backend!r}.")
+
+
 def choose_backend(model: str, backend: str = "auto", built_with: str | None = None) -> str:
     """The backend `backend` names; "auto": for the packaged model, "onnx-int8" for a new index (or one built
     with it) and "onnx" (the torch vectors, without torch) for an index built with fp32 vectors; "torch" for
@@ -79,15 +86,13 @@ def make_embedder(model: str = DEFAULT_MODEL, backend: str = "auto", cache_dir: 
     """The embedder of `model` on `backend` (see `choose_backend`; `built_with`: the embedder name an existing
     index records): "torch" (sentence-transformers), "onnx" (ONNX Runtime fp32, the same vectors) or
     "onnx-int8" (int8 MatMuls, faster, its own vectors). `cache_dir` keeps ONNX exports."""
+    check_backend(backend)
     backend = choose_backend(model, backend, built_with)
     if backend == "torch":
         return SentenceTransformerEmbedder(model)
-    if backend in ("onnx", "onnx-int8"):
-        from index.embedding_onnx import OnnxEmbedder
+    from index.embedding_onnx import OnnxEmbedder
 
-        return OnnxEmbedder(model, precision="int8" if backend == "onnx-int8" else "fp32", cache_dir=cache_dir)
-    raise ConfigError(f"embedding_backend must be one of {', '.join(map(repr, EMBEDDING_BACKENDS))}. "
-                      f"Currently, it is {backend!r}.")
+    return OnnxEmbedder(model, precision="int8" if backend == "onnx-int8" else "fp32", cache_dir=cache_dir)
 
 
 def resolve_model_path(name: str) -> str:

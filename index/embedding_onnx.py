@@ -65,7 +65,7 @@ class OnnxEmbedder:
         self.threads = threads
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, int, int] | None = None  # session, tokenizer, max tokens, dimension
-        self._counter: Any = None  # counts word pieces for `fits`
+        self._counter: Any = None  # counts word pieces for `fits` (made by `_load`)
 
     # ---- loading -------------------------------------------------------------------------------
     def _parts(self) -> tuple[Any, Any, int, int]:
@@ -87,6 +87,9 @@ class OnnxEmbedder:
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=max_tokens)
+        self._counter = Tokenizer.from_file(str(folder / "tokenizer.json"))  # `fits`: counts, never truncates
+        self._counter.no_padding()
+        self._counter.no_truncation()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
@@ -136,13 +139,7 @@ class OnnxEmbedder:
         return self._pooled(texts, spans)
 
     def fits(self, texts: Sequence[str]) -> list[bool]:
-        max_tokens = self._parts()[2]
-        if self._counter is None:  # a tokenizer of its own, never truncating: the shared one always does
-            from tokenizers import Tokenizer
-
-            self._counter = Tokenizer.from_file(str(_model_folder(self.model_name) / "tokenizer.json"))
-            self._counter.no_padding()
-            self._counter.no_truncation()
+        max_tokens = self._parts()[2]  # loads `_counter` beside the shared (always truncating) tokenizer
         return [len(e.ids) <= max_tokens for e in self._counter.encode_batch(list(texts))]
 
     # ---- the forward pass ----------------------------------------------------------------------

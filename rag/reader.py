@@ -102,7 +102,6 @@ class Reader:
             out.append(_best_span(encoded, starts[0], ends[0], float(answers[0]), len(sentence)))
         return out
 
-
     def _clipped(self, question: str) -> str:
         """The question cut to its first QUESTION_TOKENS word pieces: "only_second" truncation cannot fit a
         pair whose question alone is over MAX_TOKENS (a long question was an error in the chat)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from index.chunking import check_chunk_settings
-from index.embedding import DEFAULT_MODEL, EMBEDDING_BACKENDS, Embedder, make_embedder
+from index.embedding import DEFAULT_MODEL, Embedder, check_backend, make_embedder
 from index.errors import ConfigError
 
 PREFIX = "SEEDRAG_"
@@ -69,9 +69,7 @@ class Settings:
         check_chunk_settings(self.chunk_tokens, self.chunk_overlap)
         if self.k <= 0:
             raise ConfigError(f"k must be greater than 0. Currently, k is {self.k}.")
-        if self.embedding_backend not in EMBEDDING_BACKENDS:
-            raise ConfigError(f"embedding_backend must be one of {', '.join(map(repr, EMBEDDING_BACKENDS))}. "
-                              f"Currently, it is {self.embedding_backend!r}.")
+        check_backend(self.embedding_backend)
         if self.fusion not in FUSIONS:
             raise ConfigError(f"fusion must be one of {', '.join(map(repr, FUSIONS))}. "
                               f"Currently, fusion is {self.fusion!r}.")
