@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import os
@@ -311,6 +312,15 @@ class RAG:
         self.ask("warm up")
         if self.generator is not None:  # the warm-up question is refused before the LLM is called
             self.generator.generate([{"role": "user", "content": "Hi"}], max_tokens=1)
+
+    def extractive(self) -> RAG:
+        """This engine without its LLM: the same index, models and settings, answering extractively (itself
+        when it has no generator). The OpenAI-compatible endpoint serves both from one server this way."""
+        if self.generator is None:
+            return self
+        view = copy.copy(self)  # shares the store, embedder, reranker, reader and retriever
+        view.generator = None
+        return view
 
     @property
     def mode(self) -> str:

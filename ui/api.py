@@ -24,7 +24,7 @@ import json
 import queue
 import re
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -249,6 +249,20 @@ def sse_events(answer: dict[str, Any]) -> Iterator[str]:
     yield _sse("done", {})
 
 
+def event_stream(events: Iterator[str], slots: AnswerSlots) -> StreamingResponse:
+    """`events` (made in the thread pool) as a text/event-stream response that releases its admission slot
+    when the last event is sent or the client goes away."""
+    async def held() -> AsyncIterator[str]:
+        try:
+            async for event in iterate_in_threadpool(events):
+                yield event
+        finally:
+            slots.release()
+
+    return StreamingResponse(held(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
 def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"  # json.dumps: no raw newlines
 
@@ -270,16 +284,21 @@ def redact(location: str) -> str:
 
 
 # ---- routes ------------------------------------------------------------------------------------------------------
-def router(rag: Any, lock: threading.Lock | None = None) -> APIRouter:
+def answer_slots(settings: Any) -> AnswerSlots:
+    """The server's one admission for answering (shared by /api/v1 and the OpenAI-compatible /v1)."""
+    return AnswerSlots(settings.answer_workers, settings.answer_queue)
+
+
+def router(rag: Any, lock: threading.Lock | None = None, slots: AnswerSlots | None = None) -> APIRouter:
     """The /api/v1 routes over `rag`. Routes are plain functions (run in the thread pool); `lock` serialises
-    the writes (upload, delete) of this process."""
+    the writes (upload, delete) of this process; `slots` bounds the questions answered at once."""
     settings = rag.settings
     write_lock = lock or threading.Lock()
     dependencies = [Security(_require_token(settings.api_token))] if settings.api_token else []
     r = APIRouter(prefix=PREFIX, dependencies=dependencies, tags=["seedrag"],
                   responses=_errors(401) if settings.api_token else None)
 
-    slots = AnswerSlots(settings.answer_workers, settings.answer_queue)
+    slots = slots or answer_slots(settings)
 
     async def admitted() -> None:
         try:
@@ -317,15 +336,7 @@ def router(rag: Any, lock: threading.Lock | None = None) -> APIRouter:
             finally:
                 slots.release()
 
-        async def held() -> AsyncIterator[str]:  # the slot is held until the last event is sent
-            try:
-                async for event in iterate_in_threadpool(streamed_answer(rag, body)):
-                    yield event
-            finally:
-                slots.release()
-
-        return StreamingResponse(held(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return event_stream(streamed_answer(rag, body), slots)
 
     @r.post("/retrieve", response_model=RetrieveResponse, responses=_errors(413, 422, 503))
     async def retrieve(body: RetrieveRequest) -> Any:
@@ -430,30 +441,46 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"The request body is larger than the limit of {limit} bytes{hint}.")
 
 
-class ApiGuard:
-    """ASGI middleware for /api/v1/*: bearer token first, then the body size (Content-Length, and the bytes
-    actually received for chunked bodies). Other paths (the Gradio chat) pass through untouched."""
+def detail_body(status: int, detail: str) -> dict[str, Any]:
+    """The JSON of an /api/v1 error: {"detail": ...}."""
+    return {"detail": detail}
 
-    def __init__(self, app: ASGIApp, token: str | None, upload_limit: int, json_limit: int = JSON_LIMIT) -> None:
+
+def under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+class ApiGuard:
+    """ASGI middleware for the paths under `prefix` (/api/v1 by default): bearer token first, then the body
+    size (Content-Length, and the bytes actually received for chunked bodies). Other paths (the Gradio chat)
+    pass through untouched. `error(status, detail)` gives the JSON of a refusal (the OpenAI-compatible API has
+    its own shape); `upload_path` is the one path whose body may be as large as `upload_limit`."""
+
+    def __init__(self, app: ASGIApp, token: str | None, upload_limit: int, json_limit: int = JSON_LIMIT,
+                 prefix: str = PREFIX, error: Callable[[int, str], dict[str, Any]] = detail_body,
+                 upload_path: str | None = f"{PREFIX}/documents") -> None:
         self.app = app
         self.token = token
         self.upload_limit = upload_limit
         self.json_limit = json_limit
+        self.prefix = prefix
+        self.error = error
+        self.upload_path = upload_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else ""
-        if not (path == PREFIX or path.startswith(PREFIX + "/")):
+        if not under(path, self.prefix):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
         if self.token and not token_ok(headers.get("authorization"), self.token):
-            await _reply(scope, receive, send, 401, UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
+            await self._reply(scope, receive, send, 401, UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
             return
-        upload = scope["method"] == "POST" and path.rstrip("/") == f"{PREFIX}/documents"
+        upload = scope["method"] == "POST" and path.rstrip("/") == self.upload_path
         limit = self.upload_limit if upload else self.json_limit
         declared = headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _reply(scope, receive, send, 413, BodyTooLarge(limit, upload).detail)
+            await self._reply(scope, receive, send, 413, BodyTooLarge(limit, upload).detail)
             return
         received = 0
         started = False
@@ -477,38 +504,39 @@ class ApiGuard:
         except BodyTooLarge as exc:
             if started:
                 raise
-            await _reply(scope, receive, send, 413, exc.detail)
+            await self._reply(scope, receive, send, 413, exc.detail)
+
+    async def _reply(self, scope: Scope, receive: Receive, send: Send, status: int, detail: str,
+                     headers: dict[str, str] | None = None) -> None:
+        await JSONResponse(self.error(status, detail), status_code=status, headers=headers)(scope, receive, send)
 
 
-async def _reply(scope: Scope, receive: Receive, send: Send, status: int, detail: str,
-                 headers: dict[str, str] | None = None) -> None:
-    await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
-
-
-def _answer_unknown_api_paths(app: FastAPI, known: Sequence[Any]) -> None:
-    """Under /api/v1, a known path asked with another method is 405 (with `Allow`) and an unknown path a JSON
+def answer_unknown_paths(app: FastAPI, known: Sequence[Any], prefix: str = PREFIX,
+                         error: Callable[[int, str], dict[str, Any]] = detail_body) -> None:
+    """Under `prefix`, a known path asked with another method is 405 (with `Allow`) and an unknown path a JSON
     404, instead of falling through to the chat mounted at / (whose 404 is a web page)."""
     from starlette.routing import Match
 
-    @app.api_route(PREFIX + "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+    @app.api_route(prefix + "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
                    include_in_schema=False)
     def unknown(request: Request, rest: str) -> JSONResponse:
         allowed = sorted({m for r in known for m in (getattr(r, "methods", None) or ())
                           if r.matches({**request.scope, "method": m})[0] == Match.FULL})
         if allowed:
-            return JSONResponse({"detail": f"{request.method} is not allowed on {request.url.path}; use "
-                                           f"{' or '.join(allowed)}."}, status_code=405,
+            return JSONResponse(error(405, f"{request.method} is not allowed on {request.url.path}; use "
+                                           f"{' or '.join(allowed)}."), status_code=405,
                                 headers={"Allow": ", ".join(allowed)})
-        return JSONResponse({"detail": f"No API route {request.url.path}. See /api/docs for the routes."},
+        return JSONResponse(error(404, f"No API route {request.url.path}. See /api/docs for the routes."),
                             status_code=404)
 
 
-def install(app: FastAPI, rag: Any, lock: threading.Lock | None = None) -> FastAPI:
-    """Add the /api/v1 routes, their error handlers and `ApiGuard` to `app`; `lock` serialises writes."""
+def install(app: FastAPI, rag: Any, lock: threading.Lock | None = None, slots: AnswerSlots | None = None) -> FastAPI:
+    """Add the /api/v1 routes, their error handlers and `ApiGuard` to `app`; `lock` serialises writes,
+    `slots` (default: a new `answer_slots`) bounds the questions answered at once."""
     settings = rag.settings
-    api = router(rag, lock)
+    api = router(rag, lock, slots)
     app.include_router(api)
-    _answer_unknown_api_paths(app, api.routes)
+    answer_unknown_paths(app, api.routes)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(SeedragError, _on_seedrag_error)
     app.add_middleware(ApiGuard, token=settings.api_token, upload_limit=upload_limit(settings) + MULTIPART_SLACK)

@@ -45,14 +45,22 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
         table = "\n".join(f"- `{s}`" for s in docs) or "*No documents yet.*"
         return table, gr.update(choices=docs, value=None)
 
-    def upload(paths: list[str] | None) -> tuple[Any, ...]:
+    def upload(paths: list[str] | None, progress: Any = None) -> tuple[Any, ...]:
         if not paths:
             return ("", *library(), info(), None)
+        files_word = f"{len(paths)} file{'s' if len(paths) > 1 else ''}"
+        if progress is not None:
+            progress(0, desc=f"Checking {files_word}…")
+
+        def embedding(done: int, total: int) -> None:  # the bar, its count of chunks and time left in the chat
+            if progress is not None:
+                progress((done, total), desc=f"Indexing {files_word}", unit="chunks")
+
         handles = [open(p, "rb") for p in paths]  # noqa: SIM115 - closed below
         try:
             report, sources = add_files(rag, Path(settings.docs_dir).resolve(),
                                         [(Path(p).name, h) for p, h in zip(paths, handles, strict=True)],
-                                        int(settings.max_upload_mb * 1024 * 1024), lock)
+                                        int(settings.max_upload_mb * 1024 * 1024), lock, progress=embedding)
             c = report.counts()
             message = (f"Indexed {', '.join(sources)}: added {c['added']}, updated {c['updated']}; "
                        f"{c['chunks']} chunks in the index.")
@@ -62,6 +70,9 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
             for h in handles:
                 h.close()
         return (message, *library(), info(), None)
+
+    def refresh() -> tuple[Any, ...]:  # on each page load: the index may have changed (a watch, another server)
+        return (info(), *library())
 
     def remove(source: str | None) -> tuple[Any, ...]:
         if not source:
@@ -162,7 +173,8 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
             with gr.Row():
                 pick = gr.Dropdown(label="Remove a document", choices=rag.documents(), elem_id="seedrag-pick")
                 drop = gr.Button("Remove", variant="stop", elem_id="seedrag-remove")
-        files.upload(upload, files, [upload_status, listing, pick, status, files], api_visibility="private")
+        files.upload(lambda paths, progress=gr.Progress(): upload(paths, progress), files,  # noqa: B008
+                     [upload_status, listing, pick, status, files], api_visibility="private")
         drop.click(remove, pick, [upload_status, listing, pick, status], api_visibility="private")
         citations = gr.State([])
         answers = gr.State({})
@@ -172,6 +184,7 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
                    trigger_mode="always_last")
         chat.like(vote, answers, None, api_visibility="private")
         cite.change(open_citation, [cite, citations], viewer, api_visibility="private").then(None, js=SCROLL_TO_MARK)
+        app.load(refresh, None, [status, listing, pick], api_visibility="private")
     # the chat's questions are bounded like the REST API's (ui.admission): as many at once, as many waiting;
     # beyond that Gradio tells the user its queue is full instead of letting the wait grow
     app.queue(default_concurrency_limit=worker_count(rag.settings.answer_workers),

@@ -2,8 +2,9 @@
 
 Every path (the chat page, Gradio's own API under /gradio_api/ with its uploads and event handlers, the
 OpenAPI schema and docs, static files) needs either the header `Authorization: Bearer <token>` or the
-session cookie the login page sets after the token is typed in. /api/v1/* is left to `ui.api.ApiGuard`
-(bearer token only: programs). Only the login page itself is open. Without a token nothing is checked.
+session cookie the login page sets after the token is typed in. /api/v1/* and the OpenAI-compatible /v1/*
+are left to their `ui.api.ApiGuard` (bearer token only: programs). Only the login page itself is open.
+Without a token nothing is checked.
 
 The cookie holds HMAC-SHA256(token, "seedrag-session"), not the token; it is HttpOnly and SameSite=Strict,
 and changing the token logs every browser out.
@@ -21,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ui.api import PREFIX, token_ok
+from ui.api import PREFIX, token_ok, under
 
 COOKIE = "seedrag_session"
 LOGIN = "/login"
@@ -33,18 +34,20 @@ def session_value(token: str) -> str:
 
 
 class SiteGuard:
-    """ASGI middleware: the token (bearer header or session cookie) on every path but /login and /api/v1/*."""
+    """ASGI middleware: the token (bearer header or session cookie) on every path but /login and the
+    `programs` prefixes (their own guard checks the bearer header)."""
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    def __init__(self, app: ASGIApp, token: str | None, programs: tuple[str, ...] = (PREFIX,)) -> None:
         self.app = app
         self.token = token
+        self.programs = programs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self.token or scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        if path == PREFIX or path.startswith(PREFIX + "/"):
+        if any(under(path, prefix) for prefix in self.programs):
             await self.app(scope, receive, send)  # ApiGuard checks the bearer token there
             return
         if path == LOGIN and scope["type"] == "http":

@@ -1,4 +1,4 @@
-"""The `seedrag` command: index, ask, remove, documents, serve, llm, and commands other packages add (eval).
+"""The `seedrag` command: index, ask, remove, documents, serve, mcp, llm, and commands other packages add (eval).
 
 Heavy libraries load inside the commands, so `seedrag --help` is instant. A `SeedragError` becomes
 one line on stderr and exit code 2.
@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     ix.add_argument("paths", nargs="*", help="files or folders (default: seeds/ or SEEDRAG_DOCS_DIR)")
     ix.add_argument("--rebuild", action="store_true", help="drop the index and build it again")
     ix.add_argument("--json", action="store_true", help="print the counts as JSON")
+    ix.add_argument("--watch", action="store_true",
+                    help="keep running: re-index files as they are added, changed or deleted (Ctrl-C stops)")
 
     ask = sub.add_parser("ask", parents=[common, llm], help="answer a question from the indexed documents")
     ask.add_argument("question")
@@ -51,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[common, llm], help="serve the web chat and the REST API")
     serve.add_argument("--host", help="default 127.0.0.1")
     serve.add_argument("--port", type=int, help="default 7860")
+
+    sub.add_parser("mcp", parents=[common, llm], help="serve the index to MCP clients (agents) over stdio",
+                   description="A Model Context Protocol server over stdin/stdout with the tools search, ask, "
+                               "list_documents and get_document (see the README for a client's configuration).")
 
     for name, register in _plugins():  # e.g. `seedrag eval`, added by the eval package (pyproject.toml)
         _COMMANDS[name] = register(sub, [common, llm], lambda args: _settings(args, **_llm_settings(args)))
@@ -95,33 +101,60 @@ def _rag(args: argparse.Namespace, **more: Any) -> Any:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from rag.engine import RAG
 
     settings = _settings(args)
     paths = args.paths or [settings.docs_dir]
+    rag = RAG.create(settings=settings, rebuild=args.rebuild)
+    report = _index(rag, paths, args.rebuild, args.json, settings.store_location)
+    if args.watch:
+        return _watch(rag, paths, args.json, settings.store_location)
+    return 1 if report.skipped else 0  # a script sees that a file was left out (each is named above)
+
+
+def _index(rag: Any, paths: Sequence[str], rebuild: bool, as_json: bool, location: str) -> Any:
+    """Index `paths` with a progress bar (chunks, rate, time left) and print what changed."""
+    from tqdm import tqdm
+
     bar: Any = None
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr, disable=args.json)
+            bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr, disable=as_json)
         bar.update(done - bar.n)
 
-    report = RAG.create(settings=settings, rebuild=args.rebuild).index(paths, rebuild=args.rebuild, progress=progress)
-    if bar is not None:
-        bar.close()
+    try:
+        report = rag.index(paths, rebuild=rebuild, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
     for skipped in report.skipped:
         print(f"seedrag: warning: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(report.counts()))
+    c = report.counts()
+    if as_json:
+        print(json.dumps(c), flush=True)
     else:
-        c = report.counts()
         rate = f", {report.embedded / report.embed_seconds:.1f} chunks/s" if report.embedded else ""
         print(f"added {c['added']}, updated {c['updated']}, removed {c['removed']}, unchanged {c['unchanged']}; "
-              f"{c['chunks']} chunks in {settings.store_location} ({report.seconds:.1f} s{rate})")
-    return 1 if report.skipped else 0  # a script sees that a file was left out (each is named above)
+              f"{c['chunks']} chunks in {location} ({report.seconds:.1f} s{rate})", flush=True)
+    return report
+
+
+def _watch(rag: Any, paths: Sequence[str], as_json: bool, location: str) -> int:
+    """Re-index whenever documents under `paths` change and settle, until Ctrl-C. A running `seedrag serve`
+    over the same index sees each new version on its next question."""
+    from index.watch import changes
+
+    print(f"seedrag: watching {', '.join(map(str, paths))} for changes (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    for batch in changes(paths):
+        for change in batch:
+            print(f"seedrag: {change.kind} {change.path}", file=sys.stderr, flush=True)
+        try:
+            _index(rag, paths, False, as_json, location)
+        except SeedragError as exc:  # e.g. a folder removed: say so and keep watching; the index is unchanged
+            print(f"seedrag: error: {exc}", file=sys.stderr, flush=True)
+    return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -166,6 +199,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from ui.mcp_server import run
+
+    run(_settings(args, **_llm_settings(args)))
+    return 0
+
+
 def cmd_llm(args: argparse.Namespace) -> int:
     from rag.generate.models import install_model, list_models
     from rag.settings import Settings
@@ -188,7 +228,7 @@ def cmd_llm(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"index": cmd_index, "ask": cmd_ask, "remove": cmd_remove, "documents": cmd_documents,
-             "serve": cmd_serve, "llm": cmd_llm}
+             "serve": cmd_serve, "mcp": cmd_mcp, "llm": cmd_llm}
 
 
 def _plugins() -> list[tuple[str, Any]]:

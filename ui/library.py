@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from index.build import BuildReport, source_name
+from index.build import BuildReport, Progress, source_name
 from index.documents import SUPPORTED_SUFFIXES, load_document
 from index.errors import DocumentError, SeedragError
 
@@ -83,7 +83,7 @@ def _stage(name: str, data: BinaryIO, folder: Path, suffix: str, limit: int) -> 
     return path
 
 
-def _commit(rag: Any, staged: list[tuple[Path, Path]], folder: Path) -> Any:
+def _commit(rag: Any, staged: list[tuple[Path, Path]], folder: Path, progress: Progress | None = None) -> Any:
     """Move the checked files into place and index the folder; on failure, put the folder back as it was."""
     placed: list[Path] = []
     backups: list[tuple[Path, Path]] = []
@@ -95,7 +95,7 @@ def _commit(rag: Any, staged: list[tuple[Path, Path]], folder: Path) -> Any:
                 backups.append((backup, target))
             os.replace(tmp, target)
             placed.append(target)
-        report = rag.index([folder])
+        report = rag.index([folder], progress=progress)
     except BaseException:
         for target in placed:
             target.unlink(missing_ok=True)
@@ -121,8 +121,9 @@ def file_in(source: str, folder: Path) -> Path | None:
 
 
 def add_files(rag: Any, folder: Path, files: Sequence[tuple[str | None, BinaryIO]], limit: int,
-              lock: threading.Lock) -> tuple[BuildReport, list[str]]:
-    """Check, save and index `files` (name, readable binary) in `folder`; returns the report and their sources."""
+              lock: threading.Lock, progress: Progress | None = None) -> tuple[BuildReport, list[str]]:
+    """Check, save and index `files` (name, readable binary) in `folder`; returns the report and their sources.
+    `progress(done, total)` is called as chunks are embedded."""
     names = [safe_filename(raw) for raw, _ in files]
     for (raw, _), name in zip(files, names, strict=True):
         suffix = Path(name).suffix.lower()
@@ -148,7 +149,7 @@ def add_files(rag: Any, folder: Path, files: Sequence[tuple[str | None, BinaryIO
             except DocumentError as exc:
                 raise UploadRejected(422, f"{raw!r} cannot be indexed: {exc}. Nothing was changed.") from exc
         with lock:
-            report = _commit(rag, staged, folder)
+            report = _commit(rag, staged, folder, progress)
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)

@@ -1,4 +1,5 @@
-"""One server for the chat (Gradio, at /) and the REST API (/api/v1, see ui/api.py), run by uvicorn.
+"""One server for the chat (Gradio, at /), the REST API (/api/v1, see ui/api.py) and the OpenAI-compatible API
+(/v1, see ui/openai_api.py), run by uvicorn.
 
 With a token (SEEDRAG_API_TOKEN) the whole server needs it (`ui.auth`): /api/v1/* the bearer header, the chat,
 Gradio's own API under /gradio_api/ and the docs the header or the session cookie of the login page. Without
@@ -18,7 +19,8 @@ def create_app(rag: Any) -> Any:
     import gradio as gr
     from fastapi import FastAPI
 
-    from ui.api import install, upload_limit
+    from ui import openai_api
+    from ui.api import PREFIX, answer_slots, install, upload_limit
     from ui.app import build_app
     from ui.auth import SiteGuard
 
@@ -27,9 +29,12 @@ def create_app(rag: Any) -> Any:
                               "See /api/docs for the REST API under /api/v1.")
     api.state.rag = rag
     lock = threading.Lock()  # one writer at a time, whether the upload comes from the chat or the API
-    install(api, rag, lock)
+    slots = answer_slots(rag.settings)  # one admission for /api/v1 and /v1
+    install(api, rag, lock, slots)
+    openai_api.install(api, rag, slots)
     app = gr.mount_gradio_app(api, build_app(rag, lock), path="/", max_file_size=upload_limit(rag.settings))
-    app.add_middleware(SiteGuard, token=rag.settings.api_token)  # outermost: before Gradio sees a request
+    app.add_middleware(SiteGuard, token=rag.settings.api_token,  # outermost: before Gradio sees a request
+                       programs=(PREFIX, openai_api.OPENAI_PREFIX))
     return app
 
 
@@ -46,7 +51,7 @@ def serve(settings: Any) -> None:
             print(f"seedrag: warning: listening on {settings.host}: the chat, its uploads and /api/v1 are open to "
                   "the network; set SEEDRAG_API_TOKEN to require a token everywhere", file=sys.stderr)
     print(f"seedrag: serving the chat on http://{settings.host}:{settings.port} (API under /api/v1, "
-          f"docs at /api/docs)", flush=True)
+          f"OpenAI-compatible under /v1, docs at /api/docs)", flush=True)
     uvicorn.run(create_app(rag), host=settings.host, port=settings.port, log_level="warning")
 
 

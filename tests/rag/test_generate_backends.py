@@ -17,6 +17,7 @@ from rag.generate import generate_answer, get_generator
 from rag.generate.llamacpp import LlamaCppGenerator
 from rag.generate.openai_compat import OpenAIGenerator
 from rag.generate.testing import write_random_gguf
+from tests.servers import stop
 
 pytest.importorskip("llama_cpp", reason="the llama-cpp backend needs: pip install 'seedrag[llm]'")
 pytest.importorskip("gguf", reason="the random-weight model is written with the gguf package: pip install gguf")
@@ -141,12 +142,7 @@ def openai_server(smollm2_path, tmp_path_factory):
             time.sleep(0.25)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
 
 

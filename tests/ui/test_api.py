@@ -1,33 +1,20 @@
 """The REST API (/api/v1) against real `seedrag serve` processes on loopback ports.
 
-Two servers for the module: one open (every feature), one with SEEDRAG_API_TOKEN (authentication only), over
-copies of one index of the seed article built by `seedrag index`.
+The servers (`server`, open; `secured`, with SEEDRAG_API_TOKEN) are tests/ui/conftest.py's, shared by the package.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SEEDS = ROOT / "seeds"
-TOKEN = "test-token-5f1c9a"
-ATACMS = "What is the range of the ATACMS missile?"
-MAX_UPLOAD_MB = 1
-STARTUP_SECONDS = 300
+from tests.servers import ATACMS, MAX_UPLOAD_MB, TOKEN, seedrag, serve
 
 ZORBLAT = ("# The Zorblat festival\n\n"
            "The Zorblat festival is held every autumn in the mountain village of Quellmoor. "
@@ -39,90 +26,6 @@ MARROWIND = ("# Marrowind tea\n\n"
              "Marrowind tea is brewed only from the silver leaves of the glimmerbush shrub. "
              "The tea is steeped for exactly eleven minutes in water from melted hail.\n")
 MARROWIND_QUESTION = "How long is Marrowind tea steeped?"
-
-
-# ---- the servers ---------------------------------------------------------------------------------------------------
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEEDRAG_")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", **extra)
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """root/seeds (a copy of seeds/), root/index (built by `seedrag index`), root/index-secured (a copy)."""
-    root = tmp_path_factory.mktemp("api")
-    shutil.copytree(SEEDS, root / "seeds")
-    done = subprocess.run([sys.executable, "-m", "ui.cli", "index", "seeds", "--index-dir", "index", "--json"],
-                          cwd=root, env=_env(), capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1])["added"] == 1
-    shutil.copytree(root / "index", root / "index-secured")
-    return root
-
-
-@contextmanager
-def _serve(root: Path, index: str, docs: str, token: str | None = None, store: str | None = None,
-           **more_env: str) -> Iterator[str]:
-    port = _free_port()
-    env = _env(SEEDRAG_DOCS_DIR=str(root / docs), SEEDRAG_MAX_UPLOAD_MB=str(MAX_UPLOAD_MB),
-               **({"SEEDRAG_API_TOKEN": token} if token else {}), **more_env)
-    log_path = root / f"server-{port}.log"
-    url = f"http://127.0.0.1:{port}"
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ui.cli", "serve", "--port", str(port), "--index-dir", index,
-             *(["--store", store] if store else [])],
-            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"seedrag serve exited with {proc.returncode}:\n{log_path.read_text()}")
-                try:
-                    health = httpx.get(f"{url}/api/v1/health", headers=headers, timeout=5)
-                except httpx.TransportError:
-                    health = None
-                if health is not None:
-                    assert health.status_code == 200, health.text
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"seedrag serve did not answer in {STARTUP_SECONDS} s:\n{log_path.read_text()}")
-                time.sleep(0.5)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-@pytest.fixture(scope="module")
-def server(workspace: Path) -> Iterator[str]:
-    with _serve(workspace, "index", "docs") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def secured(workspace: Path) -> Iterator[str]:
-    with _serve(workspace, "index-secured", "docs-secured", token=TOKEN) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def api(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=180) as client:
-        yield client
 
 
 # ---- helpers -------------------------------------------------------------------------------------------------------
@@ -470,11 +373,10 @@ def test_servers_sharing_a_postgresql_index_see_each_others_changes(workspace: P
     """Two `seedrag serve --store postgresql://...` processes behind, say, a load balancer: a document uploaded
     through one is answered from by the other, and a removal through the second is seen by the first, with
     no restart."""
-    done = subprocess.run([sys.executable, "-m", "ui.cli", "index", "seeds", "--store", postgres_db_url, "--json"],
-                          cwd=workspace, env=_env(), capture_output=True, text=True, timeout=900)
+    done = seedrag("index", "seeds", "--store", postgres_db_url, "--json", cwd=workspace)
     assert done.returncode == 0, done.stderr
-    with _serve(workspace, "unused-a", "docs-pg-a", store=postgres_db_url) as a, \
-            _serve(workspace, "unused-b", "docs-pg-b", store=postgres_db_url) as b, \
+    with serve(workspace, "unused-a", "docs-pg-a", store=postgres_db_url) as a, \
+            serve(workspace, "unused-b", "docs-pg-b", store=postgres_db_url) as b, \
             httpx.Client(base_url=a, timeout=180) as api_a, httpx.Client(base_url=b, timeout=180) as api_b:
         assert _ask(api_b, ATACMS)["citations"]
         assert _ask(api_b, ZORBLAT_QUESTION)["refused"]
@@ -502,7 +404,7 @@ def test_a_crowd_gets_answers_or_an_explicit_busy_and_health_stays_up(workspace)
 
     questions = ["What is the range of the ATACMS missile?", "Who is the president of Ukraine?",
                  "What did Zelensky say?", "Where are North Korean troops?"] * 4
-    with _serve(workspace, "index", "docs", SEEDRAG_ANSWER_WORKERS="1", SEEDRAG_ANSWER_QUEUE="2") as url:
+    with serve(workspace, "index", "docs", SEEDRAG_ANSWER_WORKERS="1", SEEDRAG_ANSWER_QUEUE="2") as url:
         with ThreadPoolExecutor(len(questions)) as pool:
             futures = [pool.submit(httpx.post, f"{url}/api/v1/ask", json={"question": q}, timeout=120)
                        for q in questions]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -196,3 +197,38 @@ def test_upload_in_the_chat_then_ask_then_remove(server, browser, tmp_path):
     page.wait_for_function("(el => el !== null && !el.innerText.includes('glorp.md'))"
                            "(document.querySelector('#seedrag-documents'))",
                            timeout=60_000)
+
+
+def test_an_upload_shows_its_progress_and_a_reload_shows_changes_made_elsewhere(server, browser, tmp_path):
+    import gradio_client
+
+    readme = Path(gradio_client.__file__).with_name("CHANGELOG.md")  # a real, hard-wrapped Markdown file
+    upload = tmp_path / "gradio-client-changelog.md"
+    shutil.copyfile(readme, upload)
+    page = browser.new_page()
+    page.goto(server, wait_until="domcontentloaded")
+    page.wait_for_function("document.querySelector('#seedrag-info')?.innerText.includes('chunks from')")
+    page.get_by_role("tab", name="Documents").click()
+    # every text the page shows while the upload is indexed, sampled by a MutationObserver
+    page.evaluate("""() => { window.__seen = []; new MutationObserver(() => {
+        const t = document.body.innerText; if (t.includes('Indexing 1 file')) window.__seen.push(t);
+    }).observe(document.body, {subtree: true, childList: true, characterData: true}); }""")
+    page.locator("#seedrag-upload input[type=file]").set_input_files(str(upload))
+    page.wait_for_function(
+        "document.querySelector('#seedrag-upload-status')?.innerText.includes('gradio-client-changelog.md')",
+        timeout=180_000)
+    seen = page.evaluate("window.__seen")
+    counts = [m for text in seen for m in re.findall(r"\b\d+/\d+ chunks\b", text)]
+    assert counts, seen[-3:] if seen else "no progress was shown"  # Gradio's bar: "64/136 chunks | 1.2s"
+    info = page.locator("#seedrag-info").inner_text()
+    # the document is removed by another process (the CLI, on the same index); a reload shows it
+    env = {**os.environ, "SEEDRAG_INDEX_DIR": server_index(server)}
+    done = subprocess.run([sys.executable, "-m", "ui.cli", "remove", "docs/gradio-client-changelog.md"], env=env,
+                          capture_output=True, text=True, cwd=Path(server_index(server)).parent)
+    assert done.returncode == 0, done.stderr
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_function(f"(t => t && !t.includes({json.dumps(info)}) && t.includes('chunks from'))"
+                           "(document.querySelector('#seedrag-info')?.innerText)", timeout=60_000)
+    page.get_by_role("tab", name="Documents").click()
+    assert "gradio-client-changelog.md" not in page.locator("#seedrag-documents").inner_text()
+    page.close()
