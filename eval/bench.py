@@ -4,6 +4,7 @@
     seedrag bench --dataset squad --limit 100         seed | squad | scifact, with the data set's questions
     seedrag bench seeds/ --compare reranker=none      the current settings vs changed ones, alternately
     seedrag bench seeds/ --clients 4                  also N concurrent clients over HTTP (POST /api/v1/ask)
+    seedrag bench seeds/ --clients 50 --duration 30   a crowd for 30 s, clients waiting Retry-After on a 503
 
 Every variant builds its own throw-away index of the same documents (ingest: documents/s, chunks/s of the
 chunking + embedding step) beside a plain sentence-transformers encode of the same chunk texts (batch 32,
@@ -50,6 +51,9 @@ def register(sub: Any, parents: list[argparse.ArgumentParser],
     parser.add_argument("--compare", nargs="+", metavar="KEY=VALUE", action="append", default=[],
                        help="a second variant: settings changed from the first (repeat for more variants)")
     parser.add_argument("--clients", type=int, default=0, help="also ask with N concurrent HTTP clients")
+    parser.add_argument("--duration", type=float, default=0, metavar="SECONDS",
+                        help="with --clients: keep asking for this long (questions repeated), a client told 503 "
+                             "waiting Retry-After and asking again; default: each question once")
     parser.add_argument("--out", default="eval/out/bench", help="report folder (default eval/out/bench)")
     parser.add_argument("--json", action="store_true", help="print report.json instead of the Markdown")
 
@@ -61,12 +65,14 @@ def register(sub: Any, parents: list[argparse.ArgumentParser],
                               f"(--dataset {'|'.join(DATASETS)}).")
         if args.paths and args.dataset:
             raise ConfigError("Give either documents or --dataset, not both.")
-        if args.limit < 1 or args.clients < 0:
-            raise ConfigError("--limit must be at least 1 and --clients at least 0.")
+        if args.limit < 1 or args.clients < 0 or args.duration < 0:
+            raise ConfigError("--limit must be at least 1, --clients and --duration at least 0.")
+        if args.duration and not args.clients:
+            raise ConfigError("--duration needs --clients N (the crowd that asks for that long).")
         base = settings_of(args)
         variants = [("current", base)] + [(" ".join(kv), changed(base, kv)) for kv in args.compare]
         report = bench(variants, paths=args.paths, dataset=args.dataset, questions_file=args.questions,
-                       limit=args.limit, clients=args.clients)
+                       limit=args.limit, clients=args.clients, duration=args.duration)
         path = report.write(Path(args.out))
         if args.json:
             print((Path(args.out) / "report.json").read_text(encoding="utf-8"))
@@ -169,8 +175,11 @@ def percentiles(values: Sequence[float], high: float = 0.95) -> tuple[float, flo
     return statistics.median(ms), ms[min(len(ms) - 1, int(round(high * (len(ms) - 1))))]
 
 
-def concurrent_clients(rag: Any, questions: Sequence[str], clients: int) -> dict[str, Any]:
-    """Serve `rag` on a free loopback port (the real app), ask every question from `clients` threads."""
+def concurrent_clients(rag: Any, questions: Sequence[str], clients: int, duration: float = 0,
+                       settle_s: float = 5) -> dict[str, Any]:
+    """Serve `rag` on a free loopback port (the real app), ask every question from `clients` threads; with
+    `duration`, keep asking (the questions in turn) for that many seconds, a client told 503 waiting its
+    Retry-After before the next question. RSS is read before, right after, and `settle_s` after the crowd."""
     import socket
 
     import uvicorn
@@ -193,13 +202,23 @@ def concurrent_clients(rag: Any, questions: Sequence[str], clients: int) -> dict
     lock = threading.Lock()
     latencies: list[float] = []
     failures = {"busy (503)": 0, "failed": 0}
+    asked = 0
+
+    def next_question() -> str | None:
+        nonlocal asked
+        with lock:
+            if duration:
+                if time.perf_counter() - crowd_started >= duration:
+                    return None
+                asked += 1
+                return questions[asked % len(questions)]
+            return pending.pop() if pending else None
 
     def client() -> None:
         while True:
-            with lock:
-                if not pending:
-                    return
-                question = pending.pop()
+            question = next_question()
+            if question is None:
+                return
             body = json.dumps({"question": question}).encode("utf-8")
             request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/ask", body, headers)
             started = time.perf_counter()
@@ -211,6 +230,8 @@ def concurrent_clients(rag: Any, questions: Sequence[str], clients: int) -> dict
             except urllib.error.HTTPError as exc:
                 with lock:
                     failures["busy (503)" if exc.code == 503 else "failed"] += 1
+                if exc.code == 503 and duration:  # as a polite client does: wait as told, then go on
+                    time.sleep(float(exc.headers.get("Retry-After", "1")))
             except OSError:
                 with lock:
                     failures["failed"] += 1
@@ -231,23 +252,28 @@ def concurrent_clients(rag: Any, questions: Sequence[str], clients: int) -> dict
             done.wait(0.1)
 
     rss_before = rss_mb()
-    started = time.perf_counter()
+    crowd_started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
     prober = threading.Thread(target=probe)
     for t in [*threads, prober]:
         t.start()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - started
+    wall = time.perf_counter() - crowd_started
     done.set()
     prober.join()
+    rss_after = rss_mb()
+    time.sleep(settle_s if duration else 0)  # what the burst's memory settles to
+    rss_settled = rss_mb()
     server.should_exit = True
     thread.join(timeout=10)
     p50, p95 = percentiles(latencies) if latencies else (float("nan"), float("nan"))
     p99 = percentiles(latencies, 0.99)[1] if latencies else float("nan")
-    return {"clients": clients, "answers/s": len(latencies) / wall, "p50 ms": p50, "p95 ms": p95, "p99 ms": p99,
+    rss = f"{rss_before:.0f} / {rss_after:.0f}" + (f" / {rss_settled:.0f} ({settle_s:g} s later)" if duration else "")
+    return {"clients": clients, "seconds": round(wall, 1), "answered": len(latencies),
+            "answers/s": len(latencies) / wall, "p50 ms": p50, "p95 ms": p95, "p99 ms": p99,
             **failures, "health p50 / p99 ms": "%.1f / %.1f" % (percentiles(health, 0.99) if health else (0, 0)),
-            "RSS before / after MB": f"{rss_before:.0f} / {rss_mb():.0f}"}
+            "RSS before / after MB": rss}
 
 
 def rss_mb() -> float:
@@ -262,7 +288,8 @@ def rss_mb() -> float:
 
 
 def bench(variants: Sequence[tuple[str, Any]], paths: Sequence[str] = (), dataset: str | None = None,
-          questions_file: str | None = None, limit: int = DEFAULT_LIMIT, clients: int = 0) -> Report:
+          questions_file: str | None = None, limit: int = DEFAULT_LIMIT, clients: int = 0,
+          duration: float = 0) -> Report:
     from eval.scratch import scratch_index
     from index.chunking import chunk_document
     from rag.generate.registry import from_settings
@@ -313,7 +340,8 @@ def bench(variants: Sequence[tuple[str, Any]], paths: Sequence[str] = (), datase
                         if report.embed_seconds else float("nan"),
                         "retrieve p50 ms": r50, "retrieve p95 ms": r95, "ask p50 ms": a50, "ask p95 ms": a95}
                 if clients:
-                    line.update({f"{k} (HTTP)": v for k, v in concurrent_clients(rag, questions, clients).items()})
+                    crowd = concurrent_clients(rag, questions, clients, duration)
+                    line.update({f"{k} (HTTP)": v for k, v in crowd.items()})
                 table.append(line)
         finally:
             for scratch in scratches:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,40 +46,69 @@ def seedrag(*args: str, cwd: Path, timeout: float = 900, **extra_env: str) -> su
                           capture_output=True, text=True, timeout=timeout)
 
 
-@contextmanager
-def serve(root: Path, index: str, docs: str, token: str | None = None, store: str | None = None,
-          **more_env: str) -> Iterator[str]:
-    """A `seedrag serve` of `root/index` (or `store`) with `root/docs` as its documents folder, stopped after."""
+@dataclass
+class Started:
+    proc: subprocess.Popen[Any]
+    url: str
+    log_path: Path
+    headers: dict[str, str]
+
+
+def start(root: Path, index: str, docs: str, token: str | None = None, store: str | None = None,
+          **more_env: str) -> Started:
+    """Start a `seedrag serve` of `root/index` (or `store`) with `root/docs` as its documents folder."""
     port = free_port()
     server_env = env(SEEDRAG_DOCS_DIR=str(root / docs), SEEDRAG_MAX_UPLOAD_MB=str(MAX_UPLOAD_MB),
                      **({"SEEDRAG_API_TOKEN": token} if token else {}), **more_env)
     log_path = root / f"server-{port}.log"
-    url = f"http://127.0.0.1:{port}"
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "ui.cli", "serve", "--port", str(port), "--index-dir", index,
              *(["--store", store] if store else [])],
             cwd=root, env=server_env, stdout=log, stderr=subprocess.STDOUT,
         )
+    return Started(proc, f"http://127.0.0.1:{port}", log_path, {"Authorization": f"Bearer {token}"} if token else {})
+
+
+def ready(server: Started) -> None:
+    """Wait until `server` answers /api/v1/health (or fail with its log)."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"seedrag serve exited with {server.proc.returncode}:\n{server.log_path.read_text()}")
         try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"seedrag serve exited with {proc.returncode}:\n{log_path.read_text()}")
-                try:
-                    health = httpx.get(f"{url}/api/v1/health", headers=headers, timeout=5)
-                except httpx.TransportError:
-                    health = None
-                if health is not None:
-                    assert health.status_code == 200, health.text
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"seedrag serve did not answer in {STARTUP_SECONDS} s:\n{log_path.read_text()}")
-                time.sleep(0.5)
-            yield url
-        finally:
-            stop(proc)
+            health = httpx.get(f"{server.url}/api/v1/health", headers=server.headers, timeout=5)
+        except httpx.TransportError:
+            health = None
+        if health is not None:
+            assert health.status_code == 200, health.text
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"seedrag serve did not answer in {STARTUP_SECONDS} s:\n{server.log_path.read_text()}")
+        time.sleep(0.25)
+
+
+@contextmanager
+def serving(root: Path, *specs: dict[str, Any]) -> Iterator[list[str]]:
+    """Servers started side by side (each spec: the arguments of `start`), their URLs once all answer."""
+    started: list[Started] = []
+    try:
+        for spec in specs:
+            started.append(start(root, **spec))
+        for server in started:
+            ready(server)
+        yield [server.url for server in started]
+    finally:
+        for server in started:
+            stop(server.proc)
+
+
+@contextmanager
+def serve(root: Path, index: str, docs: str, token: str | None = None, store: str | None = None,
+          **more_env: str) -> Iterator[str]:
+    """One `seedrag serve` (see `start`), stopped after."""
+    with serving(root, dict(index=index, docs=docs, token=token, store=store, **more_env)) as (url,):
+        yield url
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:

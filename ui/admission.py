@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
 
 
 class Busy(Exception):
@@ -52,3 +53,46 @@ class AnswerSlots:
         assert self._running is not None
         self._running.release()
         self.admitted -= 1
+
+
+async def waiting(slots: AnswerSlots, give_up_s: float = 60.0, step_s: float = 1.0) -> AsyncIterator[str]:
+    """Take a slot of `slots` for the chat, saying each `step_s` what the wait is: "busy, retrying" while the
+    queue is full (tried again every `step_s`), "waiting" while queued. Ends once the slot is held (the caller
+    releases it); raises `Busy` after `give_up_s`.
+
+    Where the REST API turns a question away at once with 503 + Retry-After, a person in the chat sees why
+    nothing happens yet, and the chat retries by itself."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    attempt: asyncio.Future[None] | None = None
+    try:
+        while True:
+            if attempt is None:
+                attempt = asyncio.ensure_future(slots.acquire())
+            await asyncio.wait({attempt}, timeout=step_s)
+            waited = loop.time() - started
+            if attempt.done():
+                if attempt.exception() is None:
+                    attempt = None  # held: the caller's now
+                    return
+                if not isinstance(attempt.exception(), Busy):
+                    raise attempt.exception()  # type: ignore[misc]
+                attempt = None
+                if waited >= give_up_s:
+                    raise Busy(slots.workers, slots.queue)
+                yield (f"The server is busy: {slots.workers} questions are being answered and {slots.queue} are "
+                       f"waiting. Retrying… ({waited:.0f} s)")
+                await asyncio.sleep(step_s)
+                continue
+            if waited >= give_up_s:
+                raise Busy(slots.workers, slots.queue)
+            yield f"Waiting for a free answering slot… ({waited:.0f} s)"
+    finally:
+        if attempt is not None:  # given up or closed while waiting: leave no slot taken
+            attempt.cancel()
+            try:
+                await attempt
+            except (asyncio.CancelledError, Busy):
+                pass
+            else:
+                slots.release()

@@ -36,6 +36,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from index.errors import GeneratorError, IndexMismatchError, IndexNotFoundError, SeedragError, StoreError
@@ -430,6 +431,21 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     return JSONResponse({"detail": _validation_message(errors), "errors": slim}, status_code=422)
 
 
+BODY_PARSE_FAILED = "There was an error parsing the body"  # FastAPI's 400 when the JSON parser itself fails
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Any:
+    """FastAPI's own errors as they are, except its 400 for a body the JSON parser gave up on (nested thousands
+    deep: Python's parser recurses) under /api/v1: a 422 like every other unusable body."""
+    from fastapi.exception_handlers import http_exception_handler
+
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == BODY_PARSE_FAILED and under(request.url.path, PREFIX):
+        return JSONResponse({"detail": "Invalid request: the body is not valid JSON (it could not be parsed; "
+                                       "is it nested too deeply?)"}, status_code=422)
+    return await http_exception_handler(request, exc)
+
+
 async def _on_seedrag_error(request: Request, exc: Exception) -> JSONResponse:
     unavailable = (IndexNotFoundError, IndexMismatchError, StoreError, GeneratorError)
     return JSONResponse({"detail": str(exc)}, status_code=503 if isinstance(exc, unavailable) else 422)
@@ -538,6 +554,7 @@ def install(app: FastAPI, rag: Any, lock: threading.Lock | None = None, slots: A
     app.include_router(api)
     answer_unknown_paths(app, api.routes)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(SeedragError, _on_seedrag_error)
     app.add_middleware(ApiGuard, token=settings.api_token, upload_limit=upload_limit(settings) + MULTIPART_SLACK)
     return app

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from index.documents import SUPPORTED_SUFFIXES
 from rag.conversation import Turn
-from ui.admission import worker_count
+from ui.admission import AnswerSlots, Busy, waiting, worker_count
 from ui.feedback import record
 from ui.library import UploadRejected, add_files, remove_document
 from ui.render import answer_markdown, document_html, sources_html
@@ -30,11 +31,14 @@ def message_text(message: dict[str, Any]) -> str:
     return ""
 
 
-def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
+def build_app(rag: Any, write_lock: threading.Lock | None = None, slots: AnswerSlots | None = None) -> Any:
+    """The chat over `rag`; `write_lock` serialises writes, `slots` (shared with the REST API in one server)
+    bounds the questions answered at once."""
     import gradio as gr
 
     settings = rag.settings
     lock = write_lock or threading.Lock()
+    slots = slots or AnswerSlots(settings.answer_workers, settings.answer_queue)
 
     def info() -> str:
         return (f"Index: `{settings.store_location}` · {rag.store.chunk_count()} chunks from "
@@ -90,8 +94,11 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
                 out.append(Turn(message_text(m), highlight["text"] if highlight else ""))
         return out
 
-    def respond(message: str, history: list[dict[str, Any]], answers: dict[int, Any]) -> Iterator[tuple[Any, ...]]:
-        """Stream the answer; `answers` (per session) maps a chat message index to (question, answer JSON)."""
+    async def respond(message: str, history: list[dict[str, Any]],
+                      answers: dict[int, Any]) -> AsyncIterator[tuple[Any, ...]]:
+        """Stream the answer; `answers` (per session) maps a chat message index to (question, answer JSON).
+        A question waits for an answering slot shared with the REST API (`ui.admission`), saying so while
+        it waits and retrying by itself while the server is busy."""
         skip = gr.update()
         history = list(history or [])
         question = (message or "").strip()
@@ -103,8 +110,18 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
         history.append({"role": "assistant", "content": "…"})
         yield history, "", skip, skip, skip, skip  # the question leaves the box once; later yields leave the box
         # alone, so a question typed while this answer streams is kept (and sent when it ends: trigger_mode)
+        try:
+            async for wait in waiting(slots):
+                history[-1] = {"role": "assistant", "content": f"*{escape(wait)}*"}
+                yield history, skip, skip, skip, skip, skip
+        except Busy:
+            history[-1] = {"role": "assistant", "content": "*The server stayed busy for a minute. Please ask "
+                                                           "again in a moment.*"}
+            yield history, skip, skip, skip, skip, skip
+            return
         pieces: queue.Queue[str | None] = queue.Queue()
         result: dict[str, Any] = {}
+        loop = asyncio.get_running_loop()
 
         def work() -> None:  # the LLM's draft streams through the queue while the answer is made
             try:
@@ -113,10 +130,11 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
                 result["error"] = exc
             finally:
                 pieces.put(None)
+                loop.call_soon_threadsafe(slots.release)  # the slot is free when the work is, not before
 
         threading.Thread(target=work, daemon=True).start()
         draft = ""
-        while (piece := pieces.get()) is not None:
+        while (piece := await asyncio.to_thread(pieces.get)) is not None:
             draft += piece
             history[-1] = {"role": "assistant", "content": f"{escape(draft)} ▌ *(checking citations…)*"}
             yield history, skip, skip, skip, skip, skip
@@ -180,13 +198,12 @@ def build_app(rag: Any, write_lock: threading.Lock | None = None) -> Any:
         answers = gr.State({})
         # "always_last": Enter while an answer streams sends the question when that answer ends (the default,
         # "once", dropped it)
+        # concurrency_limit=None: the answering slots (`waiting`) bound the chat's questions, not Gradio's queue
         box.submit(respond, [box, chat, answers], [chat, box, sources, cite, citations, answers], api_name="ask",
-                   trigger_mode="always_last")
+                   trigger_mode="always_last", concurrency_limit=None)
         chat.like(vote, answers, None, api_visibility="private")
         cite.change(open_citation, [cite, citations], viewer, api_visibility="private").then(None, js=SCROLL_TO_MARK)
         app.load(refresh, None, [status, listing, pick], api_visibility="private")
-    # the chat's questions are bounded like the REST API's (ui.admission): as many at once, as many waiting;
-    # beyond that Gradio tells the user its queue is full instead of letting the wait grow
-    app.queue(default_concurrency_limit=worker_count(rag.settings.answer_workers),
-              max_size=rag.settings.answer_queue)
+    # uploads and removals run one per core at most; the questions are bounded by the shared answering slots
+    app.queue(default_concurrency_limit=worker_count(rag.settings.answer_workers))
     return app

@@ -65,8 +65,8 @@ def safe_filename(raw: str | None) -> str:
 
 def _stage(name: str, data: BinaryIO, folder: Path, suffix: str, limit: int) -> Path:
     """Copy an upload into a hidden file of `folder` (the index skips hidden files), checking its size."""
-    handle, name = tempfile.mkstemp(prefix=".upload-", suffix=suffix, dir=folder)
-    path = Path(name)
+    handle, staged = tempfile.mkstemp(prefix=".upload-", suffix=suffix, dir=folder)
+    path = Path(staged)  # the message below names the upload, never this server-side path
     size = 0
     try:
         with os.fdopen(handle, "wb") as out:

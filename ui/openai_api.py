@@ -242,7 +242,7 @@ def engine_for(rag: Any, model: str) -> Any:
 async def parsed(request: Request) -> ChatRequest:
     try:
         raw = json.loads(await request.body())
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested thousands deep
         raise OpenAIError(400, f"The body is not valid JSON ({exc}).") from exc
     try:
         return ChatRequest.model_validate(raw)

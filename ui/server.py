@@ -14,6 +14,8 @@ import sys
 import threading
 from typing import Any
 
+SHUTDOWN_SECONDS = 2  # how long a stop (Ctrl-C, SIGTERM) waits for open connections before closing them
+
 
 def create_app(rag: Any) -> Any:
     import gradio as gr
@@ -32,7 +34,7 @@ def create_app(rag: Any) -> Any:
     slots = answer_slots(rag.settings)  # one admission for /api/v1 and /v1
     install(api, rag, lock, slots)
     openai_api.install(api, rag, slots)
-    app = gr.mount_gradio_app(api, build_app(rag, lock), path="/", max_file_size=upload_limit(rag.settings))
+    app = gr.mount_gradio_app(api, build_app(rag, lock, slots), path="/", max_file_size=upload_limit(rag.settings))
     app.add_middleware(SiteGuard, token=rag.settings.api_token,  # outermost: before Gradio sees a request
                        programs=(PREFIX, openai_api.OPENAI_PREFIX))
     return app
@@ -52,7 +54,9 @@ def serve(settings: Any) -> None:
                   "the network; set SEEDRAG_API_TOKEN to require a token everywhere", file=sys.stderr)
     print(f"seedrag: serving the chat on http://{settings.host}:{settings.port} (API under /api/v1, "
           f"OpenAI-compatible under /v1, docs at /api/docs)", flush=True)
-    uvicorn.run(create_app(rag), host=settings.host, port=settings.port, log_level="warning")
+    # open chat pages hold streams (Gradio's heartbeat): without a bound, a stop waits for them to go away
+    uvicorn.run(create_app(rag), host=settings.host, port=settings.port, log_level="warning",
+                timeout_graceful_shutdown=SHUTDOWN_SECONDS)
 
 
 def _loopback(host: str) -> bool:

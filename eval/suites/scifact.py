@@ -6,7 +6,7 @@ ranks at its best chunk. Dense-only and lexical-only lists come straight from th
 (`search_dense`, `search_lexical`), the hybrid list from `RAG.retrieve` (the product's fusion), each deep
 enough (`DEPTH` chunks) for Recall@100.
 
-`quick`: 30 queries (every 10th by id) over a corpus of their relevant abstracts plus 400 others drawn
+`quick`: 30 queries (every 10th by id) over a corpus of their relevant abstracts plus 200 others drawn
 with a fixed seed; the default and `full` both run all 300 test queries over all 5,183 abstracts.
 `limit`: at most that many queries, evenly spread (the corpus is unchanged).
 """
@@ -30,7 +30,7 @@ from eval.suites.squad import spread
 DEPTH = 400  # chunks per list: SciFact abstracts are ~2-3 chunks, so >= 100 distinct documents
 ASK_QUERIES = {"default": 50, "quick": 10}  # ask latency is measured on the first n queries
 QUICK_QUERIES = 30
-QUICK_DISTRACTORS = 400
+QUICK_DISTRACTORS = 200
 SAMPLE_SEED = 2024
 # published test nDCG@10 (MTEB results, Anserini); see ../shared/data/README.md
 REFERENCES = {

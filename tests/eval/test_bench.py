@@ -45,3 +45,16 @@ def test_bench_names_a_bad_comparison_and_its_fix(tmp_path, capsys):
     assert "expected KEY=VALUE" in capsys.readouterr().err
     assert main(["bench"]) == 2
     assert "--dataset" in capsys.readouterr().err
+
+
+def test_a_sustained_crowd_waits_as_told_on_503_and_nothing_fails(seed_rag, embedder):
+    from eval.bench import concurrent_clients
+    from rag.engine import RAG
+    from rag.settings import Settings
+
+    rag = RAG(seed_rag.store, embedder=embedder, settings=Settings(answer_workers=1, answer_queue=0))
+    crowd = concurrent_clients(rag, ["What is the range of the ATACMS missile?", "Who is the president of Ukraine?"],
+                               clients=4, duration=1.5, settle_s=0.1)
+    assert crowd["seconds"] >= 1.5 and crowd["failed"] == 0
+    assert crowd["busy (503)"] > 0 and crowd["answered"] > 2  # turned away at once, then answered after waiting
+    assert "(0.1 s later)" in crowd["RSS before / after MB"]

@@ -50,11 +50,11 @@ def test_features_are_what_ask_decides_on(seed_rag) -> None:
 
 
 @pytest.mark.skipif(not (data_dir() / "squad-v2.0-dev").exists(), reason="benchmark data not found")
-def test_quick_run_scores_every_lever_on_held_out_questions(embedder, tmp_path) -> None:
+def test_quick_run_scores_every_lever_on_held_out_questions(cached_embedder, tmp_path) -> None:
     from eval.refusal_levers import run
     from rag.settings import Settings
 
-    report = run(Settings(), quick=True, embedder=embedder)
+    report = run(Settings(), quick=True, embedder=cached_embedder)
     table = report.tables["levers"]
     assert [r["lever"] for r in table] == [lever.name for lever in LEVERS]
     for r in table:

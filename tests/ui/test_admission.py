@@ -55,3 +55,37 @@ def test_settings_refuse_negative_limits():
 
     with pytest.raises(ConfigError, match="answer_workers and answer_queue"):
         Settings(answer_queue=-1)
+
+
+def test_the_chat_waits_saying_busy_retrying_then_gets_a_slot():
+    from ui.admission import waiting
+
+    async def scenario() -> tuple[list[str], list[str], int]:
+        slots = AnswerSlots(workers=1, queue=0)
+        await slots.acquire()  # every slot taken, no queue: a question is turned away at once
+        said: list[str] = []
+
+        async def free_later() -> None:
+            await asyncio.sleep(0.25)
+            slots.release()
+
+        releasing = asyncio.create_task(free_later())
+        async for text in waiting(slots, give_up_s=5, step_s=0.1):
+            said.append(text)
+        await releasing
+        held = slots.admitted  # the chat holds the slot now
+        slots.release()
+        # queued behind a running answer: "waiting", and giving up leaves nothing taken
+        queued = AnswerSlots(workers=1, queue=1)
+        await queued.acquire()
+        gave_up: list[str] = []
+        with pytest.raises(Busy):
+            async for text in waiting(queued, give_up_s=0.3, step_s=0.1):
+                gave_up.append(text)
+        assert queued.admitted == 1
+        return said, gave_up, held
+
+    said, gave_up, held = asyncio.run(scenario())
+    assert said and all(t.startswith("The server is busy") and "Retrying" in t for t in said)
+    assert held == 1
+    assert gave_up and all(t.startswith("Waiting for a free answering slot") for t in gave_up)

@@ -149,6 +149,25 @@ def test_a_question_sent_while_an_answer_is_on_its_way_is_kept_and_answered(serv
     assert page.locator("#seedrag-question textarea").input_value() == ""  # sent, not left behind
 
 
+def test_a_question_typed_as_soon_as_an_answer_appears_is_answered_too(server, browser):
+    page = browser.new_page()
+    page.goto(server, wait_until="domcontentloaded")
+    page.locator("#seedrag-question textarea").wait_for(timeout=60_000)
+    ask(page, "What is the range of the ATACMS missile?")
+    # the moment the first answer's [1] shows (its last updates are still arriving), the next question goes in
+    page.wait_for_function("document.querySelector('#seedrag-chat')?.innerText.includes('[1]')", timeout=60_000)
+    ask(page, "Who is the president of Ukraine?")
+    page.wait_for_function("""() => { const t = document.querySelector('#seedrag-chat')?.innerText || '';
+                                      const after = t.split('Who is the president of Ukraine?')[1] || '';
+                                      return after.includes('[1]') || after.includes('could not find the answer'); }""",
+                           timeout=60_000)
+    first_turn, second_turn = page.locator("#seedrag-chat").inner_text().split("Who is the president of Ukraine?")
+    assert "190 miles" in first_turn and "[1]" in first_turn
+    assert "[1]" in second_turn or "could not find the answer" in second_turn
+    assert page.locator("#seedrag-question textarea").input_value() == ""
+    page.close()
+
+
 def test_document_markup_is_shown_as_text_and_never_runs(server, browser):
     page = browser.new_page()
     page.goto(server, wait_until="domcontentloaded")

@@ -15,12 +15,15 @@ from tests.servers import ATACMS, env
 UNANSWERABLE = "What is the population of Lisbon?"
 
 
-def _session(workspace: Path, index: str = "index") -> Any:
+def _session(workspace: Path, errlog: Any, index: str = "index") -> Any:
+    """The SDK's client over stdio to `seedrag mcp`; its stderr goes to `errlog` (stdio_client's default is the
+    sys.stderr of the moment mcp was first imported, which under pytest may be a capture without a file)."""
     from mcp import Client
-    from mcp.client.stdio import StdioServerParameters
+    from mcp.client.stdio import StdioServerParameters, stdio_client
 
-    return Client(StdioServerParameters(command=sys.executable, args=["-m", "ui.cli", "mcp", "--index-dir", index],
-                                        cwd=str(workspace), env=env()))
+    params = StdioServerParameters(command=sys.executable, args=["-m", "ui.cli", "mcp", "--index-dir", index],
+                                   cwd=str(workspace), env=env())
+    return Client(stdio_client(params, errlog=errlog))
 
 
 def _data(result: Any) -> dict[str, Any]:
@@ -30,9 +33,13 @@ def _data(result: Any) -> dict[str, Any]:
     return dict(result.structured_content)
 
 
-def test_an_agent_lists_the_tools_and_asks_with_a_verified_citation(workspace: Path) -> None:
+def test_an_agent_lists_the_tools_and_asks_with_a_verified_citation(workspace: Path, tmp_path: Path) -> None:
     async def session() -> dict[str, Any]:
-        async with _session(workspace) as client:
+        with open(tmp_path / "mcp-stderr.log", "w") as errlog:
+            return await talk(errlog)
+
+    async def talk(errlog: Any) -> dict[str, Any]:
+        async with _session(workspace, errlog) as client:
             tools = {t.name: t for t in (await client.list_tools()).tools}
             out: dict[str, Any] = {"tools": tools}
             out["ask"] = _data(await client.call_tool("ask", {"question": ATACMS}))

@@ -144,6 +144,10 @@ def test_invalid_json_and_unknown_paths_answer_in_openais_shape(server: str) -> 
     r = httpx.post(f"{server}/v1/chat/completions", content=b"{not json", timeout=60,
                    headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
+    deep = b'{"model": "seedrag-extractive", "messages": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"
+    r = httpx.post(f"{server}/v1/chat/completions", content=deep, timeout=60,
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
     r = httpx.get(f"{server}/v1/embeddings", timeout=60)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = httpx.get(f"{server}/v1/chat/completions", timeout=60)

@@ -1,0 +1,24 @@
+"""One embedding cache for the evaluation tests: the suites' quick runs index overlapping passages (the same
+SQuAD 2.0 articles, the seed article, the real-documents files), embedded once for the package. The cache serves
+the model's own vectors (tests/eval/test_embcache.py), so what the tests check of the suites is unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="package")
+def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cache folder; CLI runs take it as --embedding-cache."""
+    return tmp_path_factory.mktemp("embeddings")
+
+
+@pytest.fixture(scope="package")
+def cached_embedder(embedder: Any, embedding_cache: Path) -> Any:
+    """The real model behind the evaluation embedding cache: the PostgreSQL run reuses the FAISS run's vectors."""
+    from eval.embcache import CachedEmbedder
+
+    return CachedEmbedder(embedder, embedding_cache)
