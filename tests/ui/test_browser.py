@@ -84,6 +84,14 @@ def browser():
         b.close()
 
 
+def answered_after(page, question: str) -> None:
+    """Wait until the chat shows an answer (a citation or the refusal) after `question`."""
+    page.wait_for_function("""q => { const t = document.querySelector('#seedrag-chat')?.innerText || '';
+                                     const after = t.split(q)[1] || '';
+                                     return after.includes('[1]') || after.includes('could not find the answer'); }""",
+                           arg=question, timeout=60_000)
+
+
 def ask(page, question: str) -> None:
     box = page.locator("#seedrag-question textarea")
     box.fill(question)
@@ -139,10 +147,7 @@ def test_a_question_sent_while_an_answer_is_on_its_way_is_kept_and_answered(serv
     # and the answer's later updates emptied the box
     page.wait_for_function("document.querySelector('#seedrag-chat')?.innerText.includes('Who is the president')",
                            timeout=60_000)
-    page.wait_for_function("""() => { const t = document.querySelector('#seedrag-chat')?.innerText || '';
-                                      const after = t.split('Who is the president of Ukraine?')[1] || '';
-                                      return after.includes('[1]') || after.includes('could not find the answer'); }""",
-                           timeout=60_000)
+    answered_after(page, "Who is the president of Ukraine?")
     first_turn, second_turn = chat.inner_text().split("Who is the president of Ukraine?")
     for turn in (first_turn, second_turn):  # each question got its own answer or refusal
         assert "[1]" in turn or "could not find the answer" in turn
@@ -157,10 +162,7 @@ def test_a_question_typed_as_soon_as_an_answer_appears_is_answered_too(server, b
     # the moment the first answer's [1] shows (its last updates are still arriving), the next question goes in
     page.wait_for_function("document.querySelector('#seedrag-chat')?.innerText.includes('[1]')", timeout=60_000)
     ask(page, "Who is the president of Ukraine?")
-    page.wait_for_function("""() => { const t = document.querySelector('#seedrag-chat')?.innerText || '';
-                                      const after = t.split('Who is the president of Ukraine?')[1] || '';
-                                      return after.includes('[1]') || after.includes('could not find the answer'); }""",
-                           timeout=60_000)
+    answered_after(page, "Who is the president of Ukraine?")
     first_turn, second_turn = page.locator("#seedrag-chat").inner_text().split("Who is the president of Ukraine?")
     assert "190 miles" in first_turn and "[1]" in first_turn
     assert "[1]" in second_turn or "could not find the answer" in second_turn
