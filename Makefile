@@ -57,13 +57,18 @@ serve: install $(if $(LLM),llm)
 
 run: index serve
 
+# two workers (pytest-xdist), each test module on one of them: servers start and models load while the other
+# worker computes (PYTEST_WORKERS=0 runs everything in one process)
+PYTEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadscope)
+
 test: dev
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 check: dev
 	$(BIN)/ruff check index rag ui eval tests
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 eval: install
 	$(BIN)/seedrag eval seed

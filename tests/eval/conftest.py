@@ -22,3 +22,10 @@ def cached_embedder(embedder: Any, embedding_cache: Path) -> Any:
     from eval.embcache import CachedEmbedder
 
     return CachedEmbedder(embedder, embedding_cache)
+
+
+@pytest.fixture(scope="package")
+def settings() -> Any:
+    from rag.settings import Settings
+
+    return Settings()
