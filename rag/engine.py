@@ -209,19 +209,46 @@ class RAG:
         question = _check_text(question, "question")
         k = self._check_k(k)
         self._refresh()
+        searched = self._standalone(question, history or [])
+        hits, ranked = self._candidates(searched, k)
+        answer = self._extractive(question, searched, hits, ranked[0] if ranked else None, started)
+        if self.generator is None or answer.refused:  # the calibrated gate: no evidence, no LLM call
+            return answer
+        best = ranked[0]
+        if self.settings.llm_verify:
+            from rag.generate.verify import NOT_STATED, states_answer
+
+            if states_answer(searched, hits[best.passage].text, self.generator) is False:
+                return dataclasses.replace(
+                    answer, text=REFUSAL_TEXT, refused=True, citations=(), highlight=None, mode=self.mode,
+                    fallback="not_stated", notes=(NOT_STATED,), seconds=time.perf_counter() - started)
+        from rag.generate import generate_answer
+
+        generated = generate_answer(
+            searched, hits, self.generator, self.embedder, self.store.document,
+            budget_tokens=self.settings.llm_budget_tokens, max_tokens=self.settings.llm_max_tokens,
+            stream_callback=on_token, idf=self._idf_fn(),
+        )
+        return self._with_llm(answer, generated, started)
+
+    def _standalone(self, question: str, history: Sequence[str | Turn]) -> str:
+        """The question to search for: a follow-up rewritten by the LLM when there is one, else made standalone
+        with the earlier turns' words (`rag.conversation`)."""
         from rag.conversation import questions, standalone
 
         if self.generator is not None and history:
             from rag.generate import rewrite_question
 
-            searched = rewrite_question(question, questions(history), self.generator)
-        else:
-            searched = standalone(question, history or [])
-        hits, ranked = self._candidates(searched, k)
+            return rewrite_question(question, questions(history), self.generator)
+        return standalone(question, history)
+
+    def _extractive(self, question: str, searched: str, hits: Sequence[Hit], best: Candidate | None,
+                    started: float) -> Answer:
+        """The extractive answer: the best sentence with its verified citation when its evidence passes the
+        threshold, else the refusal."""
         threshold = self.threshold
-        best = ranked[0] if ranked else None
         score = _gate_score(best)
-        refused = should_refuse(score, threshold)
+        refused = best is None or should_refuse(score, threshold)
         citations: tuple[Citation, ...] = ()
         highlight: Highlight | None = None
         dropped = 0
@@ -236,30 +263,12 @@ class RAG:
                 highlight = self._highlight(best, kept[0], doc)
             else:
                 refused = True
-        answer = Answer(
+        return Answer(
             question=question, text=text, refused=refused, citations=citations, passages=tuple(hits),
             support=score, threshold=threshold, confidence=best.probability if best else None, highlight=highlight,
             standalone_question=searched if searched != question else None,
             dropped_citations=dropped, seconds=time.perf_counter() - started,
         )
-        if self.generator is None or refused or best is None:  # the calibrated gate: no evidence, no LLM call
-            return answer
-        if self.settings.llm_verify:
-            from rag.generate.verify import NOT_STATED, states_answer
-
-            if states_answer(searched, hits[best.passage].text, self.generator) is False:
-                return dataclasses.replace(
-                    answer, text=REFUSAL_TEXT, refused=True, citations=(), highlight=None, mode=self.mode,
-                    fallback="not_stated",
-                    notes=(NOT_STATED,), seconds=time.perf_counter() - started)
-        from rag.generate import generate_answer
-
-        generated = generate_answer(
-            searched, hits, self.generator, self.embedder, self.store.document,
-            budget_tokens=self.settings.llm_budget_tokens, max_tokens=self.settings.llm_max_tokens,
-            stream_callback=on_token, idf=self._idf_fn(),
-        )
-        return self._with_llm(answer, generated, started)
 
     def candidates(self, question: str, k: int | None = None) -> tuple[list[Hit], list[Candidate]]:
         """The passages retrieved for `question` and their sentences scored as `ask` scores them, best first
