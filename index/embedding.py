@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 import numpy as np
 
@@ -59,7 +59,8 @@ def embed_with_spans(embedder: Embedder, texts: Sequence[str], spans: Sequence[S
     return vectors, out
 
 
-EMBEDDING_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+EmbeddingBackend = Literal["auto", "torch", "onnx", "onnx-int8"]
+EMBEDDING_BACKENDS: tuple[str, ...] = get_args(EmbeddingBackend)
 INT8_SUFFIX = "+onnx-int8"  # the int8 embedder's name: the model's, then this
 
 

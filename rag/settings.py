@@ -1,4 +1,9 @@
-"""One frozen settings object. Environment variables (SEEDRAG_*) are read only by `Settings.from_env`."""
+"""One frozen settings object. Environment variables (SEEDRAG_*) are read only by `Settings.from_env`.
+
+Every field is typed, and the type is the whole contract: `from_env` parses each variable by its field's type
+(int, float, bool, an optional one, or one of a `Literal`'s values) and `__post_init__` refuses a value outside a
+`Literal`, naming the setting and the accepted values.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,11 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from functools import cache
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from index.chunking import check_chunk_settings
-from index.embedding import DEFAULT_MODEL, Embedder, check_backend, make_embedder
+from index.embedding import DEFAULT_MODEL, Embedder, EmbeddingBackend, make_embedder
 from index.errors import ConfigError
 
 PREFIX = "SEEDRAG_"
@@ -17,7 +23,9 @@ PREFIX = "SEEDRAG_"
 NOT_SETTINGS = frozenset({"SEEDRAG_DATA_DIR"})
 
 MAX_QUESTION_CHARS = 4000  # a question or query longer than this is refused on every path (engine, REST, chat)
-FUSIONS = ("mix", "rrf", "weighted")  # see rag.retrieve.fuse
+Fusion = Literal["mix", "rrf", "weighted"]  # see rag.retrieve.fuse
+FUSIONS: tuple[str, ...] = get_args(Fusion)
+LlmFallback = Literal["extractive", "refuse"]
 
 
 @dataclass(frozen=True)
@@ -36,12 +44,12 @@ class Settings:
     store: str | None = None             # e.g. postgresql://user@host/db; None = FAISS in index_dir
     docs_dir: str = "seeds"              # what `seedrag index` indexes when given no paths
     embedding_model: str = DEFAULT_MODEL
-    embedding_backend: str = "auto"      # "auto" (index.embedding.choose_backend), "torch", "onnx", "onnx-int8"
+    embedding_backend: EmbeddingBackend = "auto"  # "auto" (index.embedding.choose_backend), "torch", "onnx", ...
     onnx_cache: str | None = None        # where ONNX exports of the model are kept (None = ~/.cache/seedrag/onnx)
     chunk_tokens: int = 200              # cl100k tokens per chunk
     chunk_overlap: int = 40
     k: int = 5                           # passages retrieved per question
-    fusion: str = "mix"                  # "mix" (min-max normalised scores), "rrf" (reciprocal rank), "weighted"
+    fusion: Fusion = "mix"               # "mix" (min-max normalised scores), "rrf" (reciprocal rank), "weighted"
     dense_weight: float = 0.5            # the dense share for fusion="mix" / "weighted"
     refusal_threshold: float | None = None  # None: the calibrated value (rag/evidence.json, or calibration.json)
     reranker: str = "cross-encoder"      # scores answer sentences (rag.evidence); "none": support score only
@@ -55,7 +63,7 @@ class Settings:
     llm_max_tokens: int = 256            # answer length limit
     llm_budget_tokens: int = 1500        # cl100k tokens of passages in the prompt
     llm_timeout: float = 120.0           # openai: seconds per request
-    llm_fallback: str = "extractive"     # when the LLM answer is rejected: "extractive" answer or "refuse"
+    llm_fallback: LlmFallback = "extractive"  # when the LLM answer is rejected: "extractive" answer or "refuse"
     llm_verify: bool = False             # ask the LLM first whether the best passage states the answer ("no": refuse)
     host: str = "127.0.0.1"
     port: int = 7860
@@ -69,10 +77,11 @@ class Settings:
         check_chunk_settings(self.chunk_tokens, self.chunk_overlap)
         if self.k <= 0:
             raise ConfigError(f"k must be greater than 0. Currently, k is {self.k}.")
-        check_backend(self.embedding_backend)
-        if self.fusion not in FUSIONS:
-            raise ConfigError(f"fusion must be one of {', '.join(map(repr, FUSIONS))}. "
-                              f"Currently, fusion is {self.fusion!r}.")
+        for name, choices in _choices().items():
+            value = getattr(self, name)
+            if value not in choices:
+                raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}. "
+                                  f"Currently, {name} is {value!r}.")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ConfigError(f"dense_weight must be between 0 and 1. Currently, it is {self.dense_weight}.")
         if not 0 < self.port < 65536:
@@ -85,8 +94,6 @@ class Settings:
         if self.llm_threads < 1 or self.llm_max_tokens < 1 or self.llm_timeout <= 0:
             raise ConfigError(f"llm_threads, llm_max_tokens and llm_timeout must be positive. Currently: "
                               f"{self.llm_threads}, {self.llm_max_tokens}, {self.llm_timeout}.")
-        if self.llm_fallback not in ("extractive", "refuse"):
-            raise ConfigError(f"llm_fallback must be 'extractive' or 'refuse'. Currently, it is {self.llm_fallback!r}.")
         if self.max_upload_mb <= 0 or self.max_file_mb <= 0:
             raise ConfigError(f"max_upload_mb and max_file_mb must be positive. Currently: {self.max_upload_mb}, "
                               f"{self.max_file_mb}.")
@@ -127,29 +134,59 @@ class Settings:
                     f"Unknown environment variable {key}. Known: "
                     f"{', '.join(PREFIX + n.upper() for n in known)}."
                 )
-            values[name] = _parse(name, raw, known[name].type)
+            values[name] = _parse(name, raw, _hints()[name])
         # an override of None means "not given" (an unset CLI flag), not "reset to None"
         return cls().replace(**values).replace(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def _parse(name: str, raw: str, kind: Any) -> Any:
-    text = str(kind)
+@cache
+def _hints() -> dict[str, Any]:
+    """Each field's type, resolved (the annotations are strings under `from __future__ import annotations`)."""
+    return get_type_hints(Settings)
+
+
+@cache
+def _choices() -> dict[str, tuple[Any, ...]]:
+    """The fields whose type is a Literal (or an optional one), with their accepted values."""
+    out = {}
+    for name, hint in _hints().items():
+        base, _ = _base(hint)
+        if get_origin(base) is Literal:
+            out[name] = get_args(base)
+    return out
+
+
+def _base(hint: Any) -> tuple[Any, bool]:
+    """(the type without None, whether None is allowed)."""
+    if get_origin(hint) is Union or type(hint).__name__ == "UnionType":
+        args = [a for a in get_args(hint) if a is not type(None)]
+        return (args[0] if len(args) == 1 else hint), len(args) < len(get_args(hint))
+    return hint, False
+
+
+def _parse(name: str, raw: str, hint: Any) -> Any:
+    """The value of SEEDRAG_<NAME>=raw for a field of type `hint`, or a one-line ConfigError naming the variable
+    and what it accepts."""
+    var = f"{PREFIX}{name.upper()}"
+    base, optional = _base(hint)
     if not raw.strip():
-        if "None" in text:
+        if optional:
             return None  # empty: "not set" for an optional setting
-        raise ConfigError(f"{PREFIX}{name.upper()} is empty. Give it a value ({text}) or unset it.")
-    if text == "bool":
+        kind = base.__name__ if isinstance(base, type) else "one of " + ", ".join(map(str, get_args(base)))
+        raise ConfigError(f"{var} is empty. Give it a value ({kind}) or unset it.")
+    if base is bool:
         flag = raw.strip().lower()
         if flag in ("1", "true", "yes", "on"):
             return True
         if flag in ("0", "false", "no", "off"):
             return False
-        raise ConfigError(f"{PREFIX}{name.upper()} must be 1 or 0 (true/false). Currently, it is {raw!r}.")
-    try:
-        if "int" in text and "float" not in text:
-            return int(raw)
-        if "float" in text:
-            return float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{PREFIX}{name.upper()} must be a number. Currently, it is {raw!r}.") from exc
-    return raw
+        raise ConfigError(f"{var} must be 1 or 0 (true/false). Currently, it is {raw!r}.")
+    if base in (int, float):
+        try:
+            return base(raw)
+        except ValueError as exc:
+            kind = "a whole number" if base is int else "a number"
+            raise ConfigError(f"{var} must be {kind}. Currently, it is {raw!r}.") from exc
+    if get_origin(base) is Literal and raw.strip() not in get_args(base):
+        raise ConfigError(f"{var} must be one of {', '.join(map(repr, get_args(base)))}. Currently, it is {raw!r}.")
+    return raw.strip() if get_origin(base) is Literal else raw

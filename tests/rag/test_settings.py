@@ -34,7 +34,7 @@ def test_relations_are_checked_at_construction(kw, message):
 
 
 def test_non_numbers_in_env_are_a_clear_error():
-    with pytest.raises(ConfigError, match="SEEDRAG_K must be a number"):
+    with pytest.raises(ConfigError, match="SEEDRAG_K must be a whole number"):
         Settings.from_env({"SEEDRAG_K": "five"})
 
 
@@ -50,3 +50,26 @@ def test_yes_no_settings_read_from_env(raw, value):
 def test_a_yes_no_setting_that_is_neither_is_a_clear_error():
     with pytest.raises(ConfigError, match="SEEDRAG_LLM_VERIFY must be 1 or 0"):
         Settings.from_env({"SEEDRAG_LLM_VERIFY": "maybe"})
+
+
+def test_every_setting_is_parsed_by_its_type_and_a_literal_names_its_values():
+    from rag.settings import Settings
+
+    s = Settings.from_env({"SEEDRAG_FUSION": "rrf", "SEEDRAG_LLM_FALLBACK": "refuse", "SEEDRAG_LLM_VERIFY": "yes",
+                           "SEEDRAG_DENSE_WEIGHT": "0.25", "SEEDRAG_PORT": "8080", "SEEDRAG_LLM": "",
+                           "SEEDRAG_EMBEDDING_BACKEND": "onnx"})
+    assert (s.fusion, s.llm_fallback, s.llm_verify, s.dense_weight, s.port, s.llm, s.embedding_backend) == \
+        ("rrf", "refuse", True, 0.25, 8080, None, "onnx")
+    for env, message in [
+        ({"SEEDRAG_FUSION": "max"}, "SEEDRAG_FUSION must be one of 'mix', 'rrf', 'weighted'. Currently, it is 'max'."),
+        ({"SEEDRAG_LLM_FALLBACK": "guess"}, "SEEDRAG_LLM_FALLBACK must be one of 'extractive', 'refuse'."),
+        ({"SEEDRAG_EMBEDDING_BACKEND": "cuda"}, "SEEDRAG_EMBEDDING_BACKEND must be one of 'auto', 'torch'"),
+        ({"SEEDRAG_FUSION": ""}, "SEEDRAG_FUSION is empty. Give it a value (one of mix, rrf, weighted)"),
+        ({"SEEDRAG_PORT": "80.5"}, "SEEDRAG_PORT must be a whole number. Currently, it is '80.5'."),
+        ({"SEEDRAG_DENSE_WEIGHT": "half"}, "SEEDRAG_DENSE_WEIGHT must be a number."),
+    ]:
+        with pytest.raises(ConfigError) as caught:
+            Settings.from_env(env)
+        assert message in str(caught.value)
+    with pytest.raises(ConfigError, match="llm_fallback must be one of 'extractive', 'refuse'"):
+        Settings(llm_fallback="guess")  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ import pytest
 @pytest.mark.parametrize(("env", "args", "says"), [
     ({"SEEDRAG_DENSE_WEIGHT": ""}, ["documents"], "SEEDRAG_DENSE_WEIGHT is empty. Give it a value (float)"),
     ({"SEEDRAG_INDEX_DIR": ""}, ["documents"], "SEEDRAG_INDEX_DIR is empty"),
-    ({"SEEDRAG_K": "five"}, ["ask", "What is ATACMS?"], "SEEDRAG_K must be a number"),
+    ({"SEEDRAG_K": "five"}, ["ask", "What is ATACMS?"], "SEEDRAG_K must be a whole number"),
     ({"SEEDRAG_DATA_DIR": "/nonexistent"}, ["eval", "squad", "--quick"],
      "benchmark data not found: /nonexistent/squad-v1.1-dev/dev-v1.1.json"),
     ({}, ["index", "/nonexistent/docs"], "/nonexistent/docs does not exist"),
