@@ -20,7 +20,7 @@ from index.stores import Store, open_store
 from rag.citations import Citation, Highlight, marked, verified, verify_highlight
 from rag.extract import Candidate, candidates
 from rag.reader import Reader
-from rag.refusal import REFUSAL_TEXT, default_threshold, should_refuse
+from rag.refusal import REFUSAL_TEXT, Fallback, default_threshold, should_refuse
 from rag.rerank import Reranker
 from rag.retrieve import Hit, Retriever
 from rag.settings import MAX_QUESTION_CHARS, Settings
@@ -49,7 +49,7 @@ class Answer:
     dropped_citations: int = 0            # citations that failed verification and were removed
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default=())
-    fallback: str | None = None           # why an LLM answer was rejected: refused, unsupported, mismatch,
+    fallback: Fallback | None = None      # why an LLM answer was rejected: refused, unsupported, mismatch,
     #                                       no_passages, not_stated (the LLM check: the best passage lacks it)
     unsupported: tuple[str, ...] = ()     # sentences of the LLM answer no passage supports (left out of `text`)
     invalid_citations: tuple[int, ...] = ()  # [n] the LLM wrote that name no passage (removed)

@@ -11,9 +11,13 @@ from __future__ import annotations
 import functools
 import json
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 REFUSAL_TEXT = "I could not find the answer in the documents."
+# Why an LLM answer was not shown (Answer.fallback): the model said it could not find it ("refused"), no sentence
+# is supported ("unsupported"), supported sentences lack what was asked ("mismatch"), nothing fitted the prompt
+# ("no_passages"), or the LLM check said the best passage does not state the answer ("not_stated").
+Fallback = Literal["refused", "unsupported", "mismatch", "no_passages", "not_stated"]
 
 
 @functools.cache

@@ -12,10 +12,12 @@ from html import escape
 from typing import Any
 
 from rag.generate.verify import NOT_STATED
+from rag.refusal import Fallback
 
-FALLBACK_REASONS = {
+FALLBACK_REASONS: dict[Fallback, str] = {  # a test checks every Fallback has its reason
     "not_stated": NOT_STATED,
     "refused": "the LLM found no answer in the passages",
+    "unsupported": "the LLM answer was not supported by the passages",
     "mismatch": "the LLM answer does not hold what the question asks for",
     "no_passages": "no passage fits the LLM's context",
 }
@@ -34,7 +36,7 @@ def answer_markdown(answer: Any) -> str:
     """The chat message: the answer (escaped), then its numbered citations with the quoted source."""
     if answer.refused:
         fallback = getattr(answer, "fallback", None)
-        why = (FALLBACK_REASONS.get(fallback, "the LLM answer was not supported by the passages") if fallback else "")
+        why = FALLBACK_REASONS[fallback] if fallback else ""
         return f"**Not in the documents.** {literal(answer.text)}" + (
             f"\n\n<small>{escape(fallback)}: {escape(why)}</small>" if fallback else "")
     marked = getattr(answer, "marked_text", None)

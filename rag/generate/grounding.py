@@ -40,7 +40,7 @@ from rag.citations import Citation, verified
 from rag.extract import expected_type, lexical_coverage, type_fits
 from rag.generate.base import Generator
 from rag.generate.prompt import grounded_messages, pack_passages
-from rag.refusal import REFUSAL_TEXT
+from rag.refusal import REFUSAL_TEXT, Fallback
 from rag.retrieve import Hit
 
 W_LEXICAL = 0.5
@@ -74,7 +74,7 @@ class GeneratedAnswer:
     citations: tuple[Citation, ...]
     sentences: tuple[SentenceSupport, ...]
     invalid_citations: tuple[int, ...]   # numbers the model cited that name no passage (removed)
-    fallback: str | None                 # None, "refused", "unsupported", "mismatch" or "no_passages"
+    fallback: Fallback | None            # None, "refused", "unsupported", "mismatch" or "no_passages"
     raw_text: str                        # what the model wrote
     passages: tuple[Hit, ...] = ()       # the passages of the prompt, [1] first
     dropped_citations: int = 0           # citations whose quote failed verification against the document
@@ -179,7 +179,7 @@ def ground(raw: str, passages: Sequence[Hit], embedder: Embedder,
         checked.append(SentenceSupport(sentence.span.text, bool(numbers), round(best, 4), tuple(numbers),
                                        tuple(sentence.numbers)))
 
-    fallback: str | None = None
+    fallback: Fallback | None = None
     kind = expected_type(question) if question else None
     if not citations:
         fallback = "refused" if _REFUSAL.search(clean) else "unsupported"

@@ -40,3 +40,12 @@ def test_a_link_in_a_document_is_shown_as_text_in_the_answer(make_rag, tmp_path)
     if answer.highlight is not None:  # the phrase, and only the phrase, is bold
         bold = re.findall(r"<strong>(.*?)</strong>", html)
         assert unescape(bold[0]) == " ".join(answer.highlight.text.split())
+
+
+def test_every_fallback_has_its_reason_in_the_chat():
+    from typing import get_args
+
+    from rag.refusal import Fallback
+    from ui.render import FALLBACK_REASONS
+
+    assert set(FALLBACK_REASONS) == set(get_args(Fallback))
