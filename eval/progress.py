@@ -26,6 +26,7 @@ def embedding_bar(desc: str = "embedding") -> Callable[[int, int], None]:
         nonlocal bar
         if bar is None:
             bar = tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, leave=False, dynamic_ncols=True)
+        bar.total = total  # an estimate until the documents are all chunked
         bar.update(done - bar.n)
         if done >= total:
             bar.close()

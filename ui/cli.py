@@ -122,6 +122,7 @@ def _index(rag: Any, paths: Sequence[str], rebuild: bool, as_json: bool, locatio
         nonlocal bar
         if bar is None:
             bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr, disable=as_json)
+        bar.total = total  # an estimate until the documents are all chunked
         bar.update(done - bar.n)
 
     try:

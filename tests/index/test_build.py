@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -256,3 +257,64 @@ def test_a_staging_folder_left_by_a_killed_build_is_gone_after_a_no_op_build(tmp
     assert report.counts()["unchanged"] == 1 and report.embedded == 0
     assert not left.exists()
     assert FaissStore(tmp_path / "index", create=False).sources() == ["docs/a.txt"]
+
+
+def test_chunking_beside_embedding_gives_the_serial_result_and_an_honest_progress(tmp_path, embedder):
+    """Documents are chunked in a thread while earlier chunks are embedded: the chunks and vectors are those of
+    chunking each document and embedding its chunks, `done` only grows, and `total` is reached only at the end."""
+    import numpy as np
+
+    from index.build import _embed
+    from index.chunking import chunk_document
+    from index.documents import load_document
+    from index.embedding import embed_with_spans
+    from index.sentences import clip, split_sentences
+
+    texts = _real_texts()
+    docs = []
+    for i, text in enumerate(texts):
+        path = tmp_path / f"doc{i}.md"
+        path.write_text(text)
+        docs.append((load_document(path, path.name), True))
+    calls: list[tuple[int, int]] = []
+    out = _embed(docs, embedder, 60, 10, lambda done, total: calls.append((done, total)))  # small: many batches
+    for (doc, _), stored in zip(docs, out, strict=True):
+        split = split_sentences(doc.text)
+        chunks = chunk_document(doc, 60, 10, embedder.fits, split)
+        assert [c.text for c in stored.chunks] == [c.text for c in chunks]
+        spans = [[(a - c.start, b - c.start) for a, b in clip(split, doc.text, c.start, c.end)] for c in chunks]
+        vectors, _ = embed_with_spans(embedder, [c.text for c in chunks], spans)
+        np.testing.assert_allclose(stored.vectors, vectors, atol=1e-6)
+    n = sum(len(s.chunks) for s in out)
+    assert calls[-1] == (n, n) and len(calls) > 1
+    assert all(a[0] < b[0] for a, b in zip(calls, calls[1:], strict=False))
+    assert all(done < total for done, total in calls[:-1])  # never "finished" before the end
+
+
+def test_a_chunking_failure_is_raised_in_the_caller_and_leaves_no_thread(tmp_path, embedder):
+    import threading
+
+    from index.build import _embed
+    from index.documents import load_document
+
+    path = tmp_path / "a.md"
+    path.write_text(_real_texts()[0])
+    doc = load_document(path, path.name)
+
+    class Broken:
+        dimension = embedder.dimension
+
+        def fits(self, text: str) -> bool:
+            raise RuntimeError("the tokenizer broke")
+
+    with pytest.raises(RuntimeError, match="the tokenizer broke"):
+        _embed([(doc, True)] * 3, Broken(), 200, 40, None)  # type: ignore[arg-type]
+    assert not any(t.name == "seedrag-chunker" for t in threading.enumerate())
+
+
+def _real_texts() -> list[str]:
+    """Real hard-wrapped Markdown: sections of an installed package's changelog (gradio_client's)."""
+    import gradio_client
+
+    changelog = Path(gradio_client.__file__).with_name("CHANGELOG.md").read_text()
+    return ["## " + s for s in changelog.split("\n## ") if len(s) > 800][:24]
