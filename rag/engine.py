@@ -108,7 +108,7 @@ class RAG:
         """`reranker`: a `rag.rerank.Reranker`, None for none, or (default) the one `settings.reranker` names.
         `reader`: the answer reader of the evidence stage (default: the shipped `rag.reader.Reader`, loaded on
         first use); it runs only with a reranker."""
-        self.settings = settings or Settings()
+        self._settings = settings or Settings()
         self.store = store
         manifest = store.manifest()
         self.embedder = embedder or self.settings.embedder(manifest.embedding_model if manifest else None)
@@ -321,6 +321,23 @@ class RAG:
         self.ask("warm up")
         if self.generator is not None:  # the warm-up question is refused before the LLM is called
             self.generator.generate([{"role": "user", "content": "Hi"}], max_tokens=1)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings this engine was built with: read-only (the retriever and the models were made from
+        them); `with_settings` makes an engine with others."""
+        return self._settings
+
+    def with_settings(self, **changes: Any) -> RAG:
+        """A new engine over the same store and loaded models with `changes` to the settings (e.g.
+        `refusal_threshold=0.5`); a change of the embedding model or reranker needs `RAG(...)` instead."""
+        settings = self._settings.replace(**changes)
+        if (settings.embedding_model, settings.embedding_backend, settings.reranker) != (
+                self._settings.embedding_model, self._settings.embedding_backend, self._settings.reranker):
+            raise ConfigError("with_settings keeps the loaded models: build RAG(store, settings=...) to change "
+                              "embedding_model, embedding_backend or reranker.")
+        return RAG(self.store, embedder=self.embedder, settings=settings, generator=self.generator,
+                   reranker=self.reranker, reader=self.reader)
 
     def extractive(self) -> RAG:
         """This engine without its LLM: the same index, models and settings, answering extractively (itself

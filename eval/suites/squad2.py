@@ -116,7 +116,7 @@ def run(settings: Any, quick: bool = False, full: bool = False, limit: int | Non
         threshold, threshold_source = product_threshold(rag, settings)
         rag.warm_up()  # load the models now; keep that out of the latency numbers
         # refusal off: every question gets its best sentence; the decision is re-applied below
-        rag.settings = rag.settings.replace(refusal_threshold=NEVER_REFUSE)
+        rag = rag.with_settings(refusal_threshold=NEVER_REFUSE)
         rows = [_ask(rag, q) for q in steps(questions, "asking")]
         mode = rag.mode
     for r in rows:

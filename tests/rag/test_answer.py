@@ -84,3 +84,18 @@ def test_answer_json_has_the_documented_shape(seed_rag):
     assert {"answer", "refused", "citations", "passages"} <= set(data)
     assert set(data["citations"][0]) >= {"source", "start", "end", "quote", "page"}
     assert "Biden" in data["answer"]
+
+
+def test_settings_are_read_only_and_with_settings_makes_a_new_engine(seed_rag):
+    import pytest
+
+    from rag.errors import ConfigError
+
+    with pytest.raises(AttributeError):
+        seed_rag.settings = seed_rag.settings.replace(k=3)
+    never = seed_rag.with_settings(refusal_threshold=0.0)
+    question = "What is the population of Lisbon?"
+    assert seed_rag.ask(question).refused and not never.ask(question).refused  # only the new engine changed
+    assert never.embedder is seed_rag.embedder and never.store is seed_rag.store
+    with pytest.raises(ConfigError, match="keeps the loaded models"):
+        seed_rag.with_settings(reranker="none")
