@@ -131,30 +131,7 @@ def build_index(
     # the loaders changed, or the index predates stored sentence vectors: read and embed every file again
     reread = old is not None and (old.loaders != LOADERS_VERSION or not old.sentence_vectors)
 
-    docs: list[tuple[Document, bool]] = []  # (document, is_new)
-    seen: set[str] = set()
-    unchanged = 0
-    for f in files:
-        source = source_name(f, root)
-        seen.add(source)
-        try:
-            size = f.stat().st_size
-            if max_file_bytes is not None and size > max_file_bytes:
-                skipped.append(Skipped(source, f"the file is {size / 2**20:.1f} MB, over the limit of "
-                                               f"{max_file_bytes / 2**20:g} MB: raise SEEDRAG_MAX_FILE_MB to index it"))
-                continue
-            data = f.read_bytes()
-        except OSError as exc:
-            skipped.append(Skipped(source, f"cannot read the file: {exc.strerror or exc}"))
-            continue
-        if known.get(source) == content_hash(data) and not reread:
-            unchanged += 1
-            continue
-        try:
-            docs.append((load_document(f, source), source not in known))
-        except DocumentError as exc:
-            skipped.append(Skipped(source, str(exc)))
-
+    docs, seen, unchanged = _changed_documents(files, root, known, reread, max_file_bytes, skipped)
     scopes = [source_name(Path(p), root) for p in paths]
     removals = [s for s in known if s not in seen and _under(s, scopes)] if prune else []
     if rebuild and old is not None:
@@ -185,6 +162,38 @@ def build_index(
         embed_seconds=embed_seconds,
         skipped=tuple(skipped),
     )
+
+
+def _changed_documents(files: Sequence[Path], root: Path, known: dict[str, str], reread: bool,
+                       max_file_bytes: int | None, skipped: list[Skipped]) -> tuple[list[tuple[Document, bool]],
+                                                                                 set[str], int]:
+    """Load the files that are new or changed since `known` (source -> content hash): (document, is new) each,
+    every source seen, and how many were unchanged. Unreadable, oversized and unloadable files are appended to
+    `skipped` with their reason."""
+    docs: list[tuple[Document, bool]] = []
+    seen: set[str] = set()
+    unchanged = 0
+    for f in files:
+        source = source_name(f, root)
+        seen.add(source)
+        try:
+            size = f.stat().st_size
+            if max_file_bytes is not None and size > max_file_bytes:
+                skipped.append(Skipped(source, f"the file is {size / 2**20:.1f} MB, over the limit of "
+                                               f"{max_file_bytes / 2**20:g} MB: raise SEEDRAG_MAX_FILE_MB to index it"))
+                continue
+            data = f.read_bytes()
+        except OSError as exc:
+            skipped.append(Skipped(source, f"cannot read the file: {exc.strerror or exc}"))
+            continue
+        if known.get(source) == content_hash(data) and not reread:
+            unchanged += 1
+            continue
+        try:
+            docs.append((load_document(f, source), source not in known))
+        except DocumentError as exc:
+            skipped.append(Skipped(source, str(exc)))
+    return docs, seen, unchanged
 
 
 def _under(source: str, scopes: list[str]) -> bool:

@@ -294,32 +294,22 @@ def router(rag: Any, lock: threading.Lock | None = None, slots: AnswerSlots | No
     """The /api/v1 routes over `rag`. Routes are plain functions (run in the thread pool); `lock` serialises
     the writes (upload, delete) of this process; `slots` bounds the questions answered at once."""
     settings = rag.settings
-    write_lock = lock or threading.Lock()
     dependencies = [Security(_require_token(settings.api_token))] if settings.api_token else []
     r = APIRouter(prefix=PREFIX, dependencies=dependencies, tags=["seedrag"],
                   responses=_errors(401) if settings.api_token else None)
+    _question_routes(r, rag, slots or answer_slots(settings))
+    _document_routes(r, rag, lock or threading.Lock())
+    _health_route(r, rag)
+    return r
 
-    slots = slots or answer_slots(settings)
 
+def _question_routes(r: APIRouter, rag: Any, slots: AnswerSlots) -> None:
+    """POST /ask and /retrieve, admitted by `slots` (503 with Retry-After beyond them)."""
     async def admitted() -> None:
         try:
             await slots.acquire()
         except Busy as exc:
             raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from exc
-
-    def docs_folder() -> Path:
-        return Path(settings.docs_dir).expanduser().resolve()
-
-    def find(doc_id: str) -> str:
-        source = next((s for s in rag.documents() if document_id(s) == doc_id), None)
-        if source is None:
-            raise HTTPException(404, f"No indexed document has the id {doc_id!r}. List them: GET {PREFIX}/documents")
-        return source
-
-    def info(source: str) -> dict[str, Any]:
-        doc = rag.document(source)
-        return {"id": document_id(source), "source": source, "title": doc.title if doc else "",
-                "chars": len(doc.text) if doc else 0}
 
     @r.post("/ask", response_model=AskResponse, responses={
         200: {"description": "the answer; with \"stream\": true a text/event-stream of `token` events "
@@ -348,6 +338,25 @@ def router(rag: Any, lock: threading.Lock | None = None, slots: AnswerSlots | No
         finally:
             slots.release()
         return {"passages": [h.to_json() for h in hits]}
+
+
+def _document_routes(r: APIRouter, rag: Any, write_lock: threading.Lock) -> None:
+    """The documents: list, read, upload, delete (writes serialised by `write_lock`)."""
+    settings = rag.settings
+
+    def docs_folder() -> Path:
+        return Path(settings.docs_dir).expanduser().resolve()
+
+    def find(doc_id: str) -> str:
+        source = next((s for s in rag.documents() if document_id(s) == doc_id), None)
+        if source is None:
+            raise HTTPException(404, f"No indexed document has the id {doc_id!r}. List them: GET {PREFIX}/documents")
+        return source
+
+    def info(source: str) -> dict[str, Any]:
+        doc = rag.document(source)
+        return {"id": document_id(source), "source": source, "title": doc.title if doc else "",
+                "chars": len(doc.text) if doc else 0}
 
     @r.get("/documents", response_model=DocumentList)
     def documents() -> Any:
@@ -384,15 +393,15 @@ def router(rag: Any, lock: threading.Lock | None = None, slots: AnswerSlots | No
         removed, deleted = remove_document(rag, source, docs_folder(), write_lock)
         return {"id": doc_id, "source": source, "removed": removed, "file_deleted": deleted}
 
+
+def _health_route(r: APIRouter, rag: Any) -> None:
     @r.get("/health", response_model=Health)
     def health() -> Any:
         """Liveness and what is served."""
         path = getattr(rag.store, "path", None)  # FAISS: the folder; PostgreSQL: the URL, password hidden
-        location = str(Path(path).resolve()) if isinstance(path, Path) else settings.store_location
+        location = str(Path(path).resolve()) if isinstance(path, Path) else rag.settings.store_location
         return {"status": "ok", "documents": len(rag.documents()), "chunks": rag.store.chunk_count(),
                 "model": rag.embedder.name, "mode": rag.mode, "index": redact(location)}
-
-    return r
 
 
 BEARER = HTTPBearer(auto_error=False, description="the server's SEEDRAG_API_TOKEN")
