@@ -29,3 +29,18 @@ def settings() -> Any:
     from rag.settings import Settings
 
     return Settings()
+
+
+@pytest.fixture(scope="package")
+def quick_report(cached_embedder: Any, settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`quick_report("scifact")`: that suite's quick run on the cached embedder, written to a folder of its own:
+    (report, folder)."""
+    import importlib
+
+    def run(suite: str) -> tuple[Any, Path]:
+        report = importlib.import_module(f"eval.suites.{suite}").run(settings, quick=True, embedder=cached_embedder)
+        out = tmp_path_factory.mktemp(suite)
+        report.write(out)
+        return report, out
+
+    return run

@@ -1,8 +1,5 @@
 """The SciFact retrieval suite (FAISS and PostgreSQL), the retrieval-lever harness and the pgvector benchmark,
-quick, on the real model and the public data.
-
-The quick evaluation suites, end to end: reports are written and the numbers are where a working pipeline
-puts them (a broken retriever, answerer or refusal fails here)."""
+quick, on the real model and the public data."""
 
 from __future__ import annotations
 
@@ -16,13 +13,8 @@ pytestmark = pytest.mark.skipif(not (data_dir() / "scifact-beir").exists(), reas
 
 
 @pytest.fixture(scope="module")
-def scifact_report(cached_embedder, settings, tmp_path_factory):
-    from eval.suites import scifact
-
-    report = scifact.run(settings, quick=True, embedder=cached_embedder)
-    out = tmp_path_factory.mktemp("scifact")
-    report.write(out)
-    return report, out
+def scifact_report(quick_report):
+    return quick_report("scifact")
 
 
 def test_scifact_quick_writes_its_report(scifact_report):

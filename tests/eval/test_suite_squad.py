@@ -1,7 +1,4 @@
-"""The SQuAD v1.1 and v2.0 suites, quick, on the real model and the public data (and through the CLI, with an LLM).
-
-The quick evaluation suites, end to end: reports are written and the numbers are where a working pipeline
-puts them (a broken retriever, answerer or refusal fails here)."""
+"""The SQuAD v1.1 and v2.0 suites, quick, on the real model and the public data (and through the CLI, with an LLM)."""
 
 from __future__ import annotations
 
@@ -16,13 +13,8 @@ pytestmark = pytest.mark.skipif(not (data_dir() / "scifact-beir").exists(), reas
 
 
 @pytest.fixture(scope="module")
-def squad2_report(cached_embedder, settings, tmp_path_factory):
-    from eval.suites import squad2
-
-    report = squad2.run(settings, quick=True, embedder=cached_embedder)
-    out = tmp_path_factory.mktemp("squad2")
-    report.write(out)
-    return report, out
+def squad2_report(quick_report):
+    return quick_report("squad2")
 
 
 def test_squad2_quick_writes_report_and_curve(squad2_report):

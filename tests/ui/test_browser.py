@@ -92,6 +92,14 @@ def answered_after(page, question: str) -> None:
                            arg=question, timeout=60_000)
 
 
+def open_chat(browser, server: str):
+    """A new page on the chat, once its question box is there."""
+    page = browser.new_page()
+    page.goto(server, wait_until="domcontentloaded")
+    page.locator("#seedrag-question textarea").wait_for(timeout=60_000)
+    return page
+
+
 def ask(page, question: str) -> None:
     box = page.locator("#seedrag-question textarea")
     box.fill(question)
@@ -99,9 +107,7 @@ def ask(page, question: str) -> None:
 
 
 def test_ask_cite_click_follow_up(server, browser, tmp_path):
-    page = browser.new_page()
-    page.goto(server, wait_until="domcontentloaded")
-    page.locator("#seedrag-question textarea").wait_for(timeout=60_000)
+    page = open_chat(browser, server)
     ask(page, "What is the range of the ATACMS missile?")
     chat = page.locator("#seedrag-chat")
     chat.get_by_text("190 miles", exact=False).first.wait_for(timeout=60_000)
@@ -135,9 +141,7 @@ def test_ask_cite_click_follow_up(server, browser, tmp_path):
 
 
 def test_a_question_sent_while_an_answer_is_on_its_way_is_kept_and_answered(server, browser):
-    page = browser.new_page()
-    page.goto(server, wait_until="domcontentloaded")
-    page.locator("#seedrag-question textarea").wait_for(timeout=60_000)
+    page = open_chat(browser, server)
     chat = page.locator("#seedrag-chat")
     # a long first question keeps its answer on its way for a while (the models read every word of it)
     first = "What is the range of the ATACMS missile, " + "and how far can the missile fly into Russia, " * 30
@@ -155,9 +159,7 @@ def test_a_question_sent_while_an_answer_is_on_its_way_is_kept_and_answered(serv
 
 
 def test_a_question_typed_as_soon_as_an_answer_appears_is_answered_too(server, browser):
-    page = browser.new_page()
-    page.goto(server, wait_until="domcontentloaded")
-    page.locator("#seedrag-question textarea").wait_for(timeout=60_000)
+    page = open_chat(browser, server)
     ask(page, "What is the range of the ATACMS missile?")
     # the moment the first answer's [1] shows (its last updates are still arriving), the next question goes in
     page.wait_for_function("document.querySelector('#seedrag-chat')?.innerText.includes('[1]')", timeout=60_000)
@@ -171,9 +173,7 @@ def test_a_question_typed_as_soon_as_an_answer_appears_is_answered_too(server, b
 
 
 def test_document_markup_is_shown_as_text_and_never_runs(server, browser):
-    page = browser.new_page()
-    page.goto(server, wait_until="domcontentloaded")
-    page.locator("#seedrag-question textarea").wait_for(timeout=60_000)
+    page = open_chat(browser, server)
     ask(page, "When is the zorblax festival held?")
     page.wait_for_function("document.querySelector('#seedrag-chat')?.innerText.includes('zorblax')", timeout=60_000)
     page.get_by_text("Retrieved passages").click()
