@@ -9,7 +9,7 @@ import pytest
 
 from index.stores import faiss as faiss_store
 from index.stores.faiss import FaissStore
-from tests.index.test_store_conformance import DIM, manifest, stored
+from index.stores.testing import DIM, manifest, stored
 
 THRESHOLD = 50
 
