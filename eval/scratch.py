@@ -58,9 +58,7 @@ class Scratch:
 
     def close(self) -> None:
         for store in self.stores:
-            close = getattr(store, "close", None)
-            if close is not None:
-                close()
+            store.close()
         self.stores.clear()
 
 

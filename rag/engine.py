@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +16,7 @@ from index.documents import Document
 from index.embedding import Embedder
 from index.errors import ConfigError, IndexNotFoundError
 from index.stores import Store, open_store
+from index.stores.base import check_store
 from rag.citations import Citation, Highlight, marked, verified, verify_highlight
 from rag.extract import Candidate, candidates
 from rag.reader import Reader
@@ -109,6 +109,7 @@ class RAG:
         `reader`: the answer reader of the evidence stage (default: the shipped `rag.reader.Reader`, loaded on
         first use); it runs only with a reranker."""
         self._settings = settings or Settings()
+        check_store(store)
         self.store = store
         manifest = store.manifest()
         self.embedder = embedder or self.settings.embedder(manifest.embedding_model if manifest else None)
@@ -170,7 +171,6 @@ class RAG:
             chunk_overlap=self.settings.chunk_overlap, rebuild=rebuild, progress=progress, prune=prune,
             max_file_bytes=int(self.settings.max_file_mb * 1024 * 1024),
         )
-        self._idf.cache_clear()
         return report
 
     def remove(self, sources: Sequence[str]) -> int:
@@ -394,18 +394,10 @@ class RAG:
         return k
 
     def _refresh(self) -> None:
-        if self.store.refresh():
-            self._idf.cache_clear()
+        self.store.refresh()  # the store's lexical model follows the index it holds
 
     def _idf_fn(self) -> Callable[[str], float]:
-        return self._idf()
-
-    @functools.cache  # noqa: B019 - one entry per RAG; cleared when the index changes
-    def _idf(self) -> Callable[[str], float]:
-        model = getattr(self.store, "lexical_model", None)
-        if model is None:
-            return lambda term: 1.0
-        return model().idf  # type: ignore[no-any-return]
+        return self.store.lexical_model().idf
 
 
 def _gate_score(best: Candidate | None) -> float | None:

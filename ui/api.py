@@ -398,10 +398,8 @@ def _health_route(r: APIRouter, rag: Any) -> None:
     @r.get("/health", response_model=Health)
     def health() -> Any:
         """Liveness and what is served."""
-        path = getattr(rag.store, "path", None)  # FAISS: the folder; PostgreSQL: the URL, password hidden
-        location = str(Path(path).resolve()) if isinstance(path, Path) else rag.settings.store_location
         return {"status": "ok", "documents": len(rag.documents()), "chunks": rag.store.chunk_count(),
-                "model": rag.embedder.name, "mode": rag.mode, "index": redact(location)}
+                "model": rag.embedder.name, "mode": rag.mode, "index": redact(rag.store.location)}
 
 
 BEARER = HTTPBearer(auto_error=False, description="the server's SEEDRAG_API_TOKEN")

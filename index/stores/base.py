@@ -40,9 +40,23 @@ class StoredDocument:
     sentences: tuple[SentenceVectors, ...] = ()
 
 
+class LexicalModel(Protocol):
+    """Term statistics over a store's chunks: the answer extractor weighs the words a sentence shares with the
+    question by their idf (`index.lexical.BM25.idf` conventions: Lucene's idf over chunks)."""
+
+    def idf(self, term: str) -> float: ...
+
+
 @runtime_checkable
 class Store(Protocol):
-    """Narrow storage contract. Writes are all-or-nothing: after a failed `apply`, the store is as before."""
+    """Narrow storage contract. Writes are all-or-nothing: after a failed `apply`, the store is as before.
+    Everything the engine, the servers and the benchmarks use of a store is declared here (the conformance tests
+    of `index.stores.testing` check it)."""
+
+    @property
+    def location(self) -> str:
+        """Where the index is, for people: the folder, or the database URL (the servers hide its password)."""
+        ...
 
     def manifest(self) -> Manifest | None:
         """The manifest, or None for an empty store that was never written."""
@@ -78,6 +92,28 @@ class Store(Protocol):
     def refresh(self) -> bool:
         """Pick up changes another process wrote; True if something changed."""
         ...
+
+    def lexical_model(self) -> LexicalModel:
+        """The idf look-ups over the chunks as they are now: the same object until the index changes (a write,
+        or a `refresh` that found one), then a new one."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and files; the store is not used afterwards (a no-op where there are none)."""
+        ...
+
+
+REQUIRED = ("location", "manifest", "apply", "search_dense", "search_lexical", "document", "sources", "chunk_count",
+            "refresh", "lexical_model", "close")  # sentence_vectors is optional: the engine embeds sentences without
+
+
+def check_store(store: object) -> None:
+    """Raise StoreError naming what `store` lacks of the contract (a third-party store written against an older
+    one), instead of failing on the first question or silently scoring without idf."""
+    missing = [name for name in REQUIRED if not hasattr(store, name)]
+    if missing:
+        raise StoreError(f"{type(store).__name__} lacks {', '.join(missing)} of the Store contract "
+                         "(index/stores/base.py; its tests: index/stores/testing.py).")
 
 
 def check_sentences(u: StoredDocument, dimension: int) -> None:

@@ -166,6 +166,13 @@ class FaissStore:
             positions, scores = self._bm25.search(query, k)
             return [(self._chunks[i], float(s)) for i, s in zip(positions, scores, strict=True)]
 
+    @property
+    def location(self) -> str:
+        return str(self.path.resolve())
+
+    def close(self) -> None:
+        """Nothing to release: the files are memory-mapped and closed with the arrays."""
+
     def lexical_model(self) -> BM25:
         """The BM25 model (for idf look-ups by the answer extractor)."""
         with self._lock:

@@ -33,7 +33,6 @@ Choices, and why:
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -163,6 +162,7 @@ class PostgresStore:
         self._manifest: Manifest | None = None
         self._version = -1
         self._chunks = 0
+        self._terms: _TermStats | None = None
         with self._lock:
             self._migrate()
             self._load()
@@ -388,9 +388,16 @@ class PostgresStore:
         rows = self._read(run)
         return [(Chunk(*r[:7]), float(r[7])) for r in rows if r[7] is not None and r[7] > 0]
 
+    @property
+    def location(self) -> str:
+        return self.url
+
     def lexical_model(self) -> _TermStats:
-        """Document frequencies for the answer extractor's idf look-ups (one small query per new term)."""
-        return _TermStats(self)
+        """Document frequencies for the answer extractor's idf look-ups (one small query per new term, kept
+        until the index changes)."""
+        if self._terms is None or self._terms.version != self._version:
+            self._terms = _TermStats(self)
+        return self._terms
 
     # ---- writing -------------------------------------------------------------------------------
     def apply(self, upserts: Sequence[StoredDocument], removals: Sequence[str], manifest: Manifest) -> None:
@@ -499,14 +506,18 @@ def _stored_dimension(conn: Any) -> int:
 
 
 class _TermStats:
-    """Lucene idf over the store's chunks, as `index.lexical.BM25.idf` (the same terms in both)."""
+    """Lucene idf over the store's chunks at one index version, as `index.lexical.BM25.idf` (the same terms in
+    both); each term is looked up once."""
 
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
         self.size = store.chunk_count()
+        self.version = store._version
+        self._seen: dict[str, float] = {}
 
-    @functools.cache  # noqa: B019 - one object per index version; the engine drops it on refresh
     def idf(self, term: str) -> float:
-        row = self._store._read(lambda c: c.execute(
-            "SELECT df FROM seedrag_terms WHERE lexeme = %s", (term,)).fetchone())
-        return idf(self.size, row[0] if row else 0)
+        if term not in self._seen:
+            row = self._store._read(lambda c: c.execute(
+                "SELECT df FROM seedrag_terms WHERE lexeme = %s", (term,)).fetchone())
+            self._seen[term] = idf(self.size, row[0] if row else 0)
+        return self._seen[term]

@@ -23,7 +23,7 @@ from index.chunking import Chunk, chunk_id
 from index.documents import Block, Document
 from index.errors import IndexMismatchError, StoreError
 from index.manifest import Manifest
-from index.stores.base import SentenceVectors, Store, StoredDocument
+from index.stores.base import SentenceVectors, Store, StoredDocument, check_store
 
 DIM = 8
 
@@ -97,6 +97,8 @@ class StoreContract:
     def test_empty_store(self, store_factory):
         store = store_factory()
         assert isinstance(store, Store)
+        check_store(store)
+        assert isinstance(store.location, str) and store.location
         assert store.manifest() is None
         assert store.chunk_count() == 0
         assert store.sources() == []
@@ -125,6 +127,22 @@ class StoreContract:
         assert first == ALPHA.chunks[1]
         assert store.document("alpha.txt").text[first.start:first.end] == first.text
         assert len(store.search_dense(query, 50)) == 5
+
+    def test_the_lexical_model_weighs_rare_words_and_follows_the_index(self, store_factory):
+        store = store_factory()
+        store.apply([ALPHA, BETA], [], manifest())
+        model = store.lexical_model()
+        assert model.idf("coal") > model.idf("river") > 0  # one chunk has "coal", two have "river"
+        assert model.idf("xylophone") >= model.idf("coal")  # a word no chunk has weighs most
+        assert store.lexical_model() is model  # the same until the index changes
+        store.apply([], ["beta.md"], manifest())
+        after = store.lexical_model()
+        assert after is not model and after.idf("river") == after.idf("xylophone")  # "river" is gone
+        reader = store_factory()
+        reader.apply([BETA], [], manifest())  # another writer: seen after a refresh
+        assert store.refresh() and store.lexical_model().idf("river") < store.lexical_model().idf("xylophone")
+        store.close()
+        reader.close()
 
     def test_lexical_finds_rare_word_only(self, store_factory):
         store = store_factory()

@@ -99,3 +99,18 @@ def test_settings_are_read_only_and_with_settings_makes_a_new_engine(seed_rag):
     assert never.embedder is seed_rag.embedder and never.store is seed_rag.store
     with pytest.raises(ConfigError, match="keeps the loaded models"):
         seed_rag.with_settings(reranker="none")
+
+
+def test_an_engine_no_longer_used_is_freed(seed_rag):
+    """No process-wide cache holds an engine (the idf look-ups live with the store, per index version)."""
+    import gc
+    import weakref
+
+    from rag.engine import RAG
+
+    rag = RAG(seed_rag.store, embedder=seed_rag.embedder)
+    assert not rag.ask("What is the range of the ATACMS missile?").refused
+    ref = weakref.ref(rag)
+    del rag
+    gc.collect()
+    assert ref() is None

@@ -122,3 +122,23 @@ def test_a_store_written_before_sentence_vectors_still_answers(docs_rag):
     answer = rag.ask("When do the ferries leave?")
     check_whole_sentence(rag, answer, "7:00", "16:30")
     assert answer.text == docs_rag.ask("When do the ferries leave?").text
+
+
+def test_a_store_missing_part_of_the_contract_is_named_at_once(docs_rag):
+    """Before, a store without `lexical_model` answered with every idf 1.0 (another calibration)."""
+    import pytest
+
+    from index.errors import StoreError
+    from rag.engine import RAG
+
+    class Partial:
+        def __init__(self, inner):
+            self._inner = inner
+
+        def __getattr__(self, name):
+            if name in ("lexical_model", "close"):
+                raise AttributeError(name)
+            return getattr(self._inner, name)
+
+    with pytest.raises(StoreError, match="Partial lacks lexical_model, close of the Store contract"):
+        RAG(Partial(docs_rag.store), embedder=docs_rag.embedder)
