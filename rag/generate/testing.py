@@ -1,5 +1,6 @@
-"""Test helpers shipped with the package (as Haystack ships `haystack.testing`): a canned-text generator
-and a random-weight GGUF model that exercises the real llama.cpp path in milliseconds."""
+"""Test helpers shipped with the package (as Haystack ships `haystack.testing`): a canned-text generator, a
+random-weight GGUF model that exercises the real llama.cpp path in milliseconds, and the Generator contract as
+tests (`GeneratorContract`: subclass it with a `backend` fixture; needs pytest)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import pytest
+
+from index.errors import GeneratorError
 from rag.generate.base import Generator, Message, check_messages, check_sampling
 
 CHATML_TEMPLATE = (
@@ -102,3 +106,35 @@ def write_random_gguf(path: str | Path, n_embd: int = 64, n_layer: int = 2, n_he
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+CONTRACT_MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say something."}]
+
+
+class GeneratorContract:
+    """The tests every Generator must pass; give a `backend` fixture (an instance). seedrag runs it on the canned
+    FakeGenerator and on llama.cpp with a random-weight model (tests/rag/test_generate_registry.py)."""
+
+    def test_is_a_generator_with_a_name(self, backend):
+        assert isinstance(backend, Generator) and isinstance(backend.name, str) and backend.name
+
+    def test_generate_returns_text_and_stream_pieces_join_to_it(self, backend):
+        text = backend.generate(CONTRACT_MESSAGES, max_tokens=10, temperature=0.0)
+        assert isinstance(text, str) and text
+        assert "".join(backend.stream(CONTRACT_MESSAGES, max_tokens=10, temperature=0.0)) == text
+
+    @pytest.mark.parametrize("messages", [[], [{"role": "robot", "content": "hi"}], [{"role": "user"}]])
+    def test_bad_messages_are_generator_errors(self, backend, messages):
+        with pytest.raises(GeneratorError, match="message"):
+            backend.generate(messages)
+
+    @pytest.mark.parametrize("options", [{"max_tokens": 0}, {"max_tokens": 1.5}, {"temperature": -1.0}])
+    def test_bad_sampling_options_are_generator_errors(self, backend, options):
+        with pytest.raises(GeneratorError, match="max_tokens|temperature"):
+            backend.generate(CONTRACT_MESSAGES, **options)
+
+    def test_token_counting_is_an_int_or_unknown(self, backend):
+        count = backend.count_tokens("hello world")
+        assert count is None or (isinstance(count, int) and count > 0)
+        limit = backend.context_length
+        assert limit is None or limit > 0

@@ -12,10 +12,7 @@ from rag.evidence import FEATURES, EvidenceModel, rank, shipped
 from rag.extract import Candidate
 from rag.reader import Reader
 from rag.rerank import CrossEncoderReranker, Reranker, create_reranker, model_folder
-
-QUESTION = "What is the range of the ATACMS missile?"
-RANGE = "ATACMS is a precision-guided missile with a range of up to 190 miles (300 kilometers)."
-OTHER = "The tea was served in the garden after the rain had stopped."
+from rag.testing import OTHER, QUESTION, RANGE, RerankerContract
 
 
 @pytest.fixture(scope="module")
@@ -28,28 +25,12 @@ def reader() -> Reader:
     return Reader()
 
 
-class TestRerankerContract:
-    """What every Reranker must do; a third-party backend can run these against its own class."""
+class TestRerankerContract(RerankerContract):
+    """The packaged cross-encoder passes the contract (rag/testing.py)."""
 
     @pytest.fixture
     def reranker(self, cross_encoder) -> Reranker:
         return cross_encoder
-
-    def test_is_a_reranker_with_a_name(self, reranker):
-        assert isinstance(reranker, Reranker) and reranker.name
-
-    def test_no_passages_no_scores(self, reranker):
-        assert reranker.score(QUESTION, []).shape == (0,)
-
-    def test_one_score_per_passage_in_order(self, reranker):
-        scores = reranker.score(QUESTION, [OTHER, RANGE, OTHER])
-        assert scores.shape == (3,) and scores[1] > scores[0] + 5
-        assert scores[0] == pytest.approx(scores[2], abs=0.3)
-
-    def test_a_pair_scores_alike_in_any_company(self, reranker):
-        alone = reranker.score(QUESTION, [RANGE])[0]
-        crowd = reranker.score(QUESTION, [OTHER * 3, RANGE, "Short."])[1]
-        assert alone == pytest.approx(crowd, abs=0.3)  # int8 model: padding moves logits a little (MODELS.md)
 
 
 def test_a_model_file_with_another_hash_is_refused(tmp_path):
