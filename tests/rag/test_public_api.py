@@ -4,7 +4,7 @@ import rag
 def test_all_lists_exactly_the_public_names():
     public = {name for name in dir(rag) if not name.startswith("_")}
     modules = {"citations", "engine", "errors", "retrieve", "settings", "extract", "refusal", "conversation",
-               "generate", "rerank", "evidence", "reader", "onnx"}
+               "generate", "rerank", "evidence", "reader", "onnx", "testing"}
     assert set(rag.__all__) == public - modules
     assert set(rag.__all__) == set(rag._EXPORTS)  # every public name is loaded lazily from its module
 
