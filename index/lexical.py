@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -59,6 +61,31 @@ class BM25:
         if self.size:
             # an empty token list would break bm25s; give such texts a token that never matches
             self._model.index([toks or ["\x00"] for toks in tokenized], show_progress=False)
+
+    FILES_VERSION = 1  # the layout `save` writes; `load` refuses another
+
+    def save(self, folder: Path) -> None:
+        """Write the index into `folder` (bm25s' arrays and vocabulary, and the document frequencies)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.size:
+            self._model.save(str(folder), show_progress=False)
+        (folder / "terms.json").write_text(json.dumps(
+            {"version": self.FILES_VERSION, "size": self.size, "df": self._df}, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> BM25:
+        """The index `save` wrote into `folder`, its arrays memory-mapped; ValueError/OSError if it is not one."""
+        import bm25s
+
+        data = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
+        if data.get("version") != cls.FILES_VERSION:
+            raise ValueError(f"BM25 files of version {data.get('version')!r}, expected {cls.FILES_VERSION}")
+        self = cls.__new__(cls)
+        self.size = int(data["size"])
+        self._df = Counter(data["df"])
+        self._model = bm25s.BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0) if self.size else \
+            bm25s.BM25(k1=K1, b=B, method="lucene")
+        return self
 
     def idf(self, term: str) -> float:
         """Lucene's idf of a (stemmed) term; unseen terms get the highest idf."""

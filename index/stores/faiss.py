@@ -3,7 +3,8 @@
 Layout of the index folder::
 
     CURRENT              names the live generation, replaced atomically (os.replace)
-    gen-000007/          manifest.json, documents.jsonl, chunks.jsonl, vectors.faiss, sentences.npy
+    gen-000007/          manifest.json, documents.jsonl, chunks.jsonl, vectors.faiss, sentences.npy, and
+                         bm25/ (the BM25 index, saved by the first process that needed it, memory-mapped by the rest)
     .lock                taken by writers, so two builds never interleave
 
 A write builds a complete new generation beside the live one and then switches `CURRENT`, so a
@@ -161,9 +162,7 @@ class FaissStore:
 
     def search_lexical(self, query: str, k: int) -> list[tuple[Chunk, float]]:
         with self._lock:
-            if self._bm25 is None:
-                self._bm25 = BM25([c.text for c in self._chunks])
-            positions, scores = self._bm25.search(query, k)
+            positions, scores = self._lexical().search(query, k)
             return [(self._chunks[i], float(s)) for i, s in zip(positions, scores, strict=True)]
 
     @property
@@ -176,9 +175,36 @@ class FaissStore:
     def lexical_model(self) -> BM25:
         """The BM25 model (for idf look-ups by the answer extractor)."""
         with self._lock:
-            if self._bm25 is None:
-                self._bm25 = BM25([c.text for c in self._chunks])
+            return self._lexical()
+
+    def _lexical(self) -> BM25:
+        """The generation's BM25: read from its `bm25/` folder when an earlier process saved it there, else built
+        from the chunks and saved (best effort, atomically) so the next process does not build it again (at 1M
+        chunks a build takes minutes)."""
+        if self._bm25 is not None:
             return self._bm25
+        folder = self.path / self._generation / "bm25" if self._generation else None
+        damaged = False
+        if folder is not None and folder.is_dir():
+            try:
+                self._bm25 = BM25.load(folder)
+                return self._bm25
+            except (OSError, ValueError, KeyError):
+                damaged = True  # or of another layout: built again, and written over
+        self._bm25 = BM25([c.text for c in self._chunks])
+        if folder is not None:
+            staging = folder.with_name(f".bm25-{os.getpid()}-{threading.get_ident()}.tmp")
+            try:
+                self._bm25.save(staging)
+                if damaged:
+                    shutil.rmtree(folder, ignore_errors=True)
+                if folder.exists():
+                    shutil.rmtree(staging)
+                else:
+                    os.replace(staging, folder)
+            except OSError:  # a read-only index, or another process saved it first: keep ours in memory
+                shutil.rmtree(staging, ignore_errors=True)
+        return self._bm25
 
     # ---- writing -------------------------------------------------------------------------------
     def apply(self, upserts: Sequence[StoredDocument], removals: Sequence[str], manifest: Manifest) -> None:

@@ -3,6 +3,8 @@ on, written, reloaded and updated like the flat index. Real FAISS; the threshold
 
 from __future__ import annotations
 
+import json
+
 import faiss
 import numpy as np
 import pytest
@@ -117,3 +119,31 @@ def test_the_search_beam_is_set_on_load_and_widened_for_long_lists(tmp_path, mon
     _, got = faiss_store.search_vectors(loaded, queries, 200)  # a beam of 16 would miss many of 200
     recall = np.mean([len(set(g) & set(w)) / 200 for g, w in zip(got, want, strict=True)])
     assert recall > 0.95
+
+
+def test_the_bm25_index_is_saved_with_its_generation_and_read_back_not_rebuilt(tmp_path, monkeypatch):
+    """The first process that searches lexically builds BM25 and saves it in the live generation; the next one
+    reads it (memory-mapped) and ranks the same; a write starts a new generation with its own."""
+    from index import lexical
+    from index.stores import faiss as faiss_store
+    from index.stores.testing import ALPHA, BETA
+
+    store = faiss_store.FaissStore(tmp_path / "index")
+    store.apply([ALPHA, BETA], [], manifest())
+    first = store.search_lexical("river coal", 5)
+    generation = (tmp_path / "index" / "CURRENT").read_text().strip()
+    assert (tmp_path / "index" / generation / "bm25" / "terms.json").exists()
+
+    def no_build(self, texts, *args, **kwargs):
+        raise AssertionError("BM25 was built again")
+
+    with monkeypatch.context() as m:
+        m.setattr(lexical.BM25, "__init__", no_build)
+        again = faiss_store.FaissStore(tmp_path / "index")
+        assert again.search_lexical("river coal", 5) == first
+        assert again.lexical_model().idf("coal") == store.lexical_model().idf("coal")
+    (tmp_path / "index" / generation / "bm25" / "terms.json").write_text("{broken")  # damaged: built again
+    assert faiss_store.FaissStore(tmp_path / "index").search_lexical("river coal", 5) == first
+    assert json.loads((tmp_path / "index" / generation / "bm25" / "terms.json").read_text())["size"] == 5  # mended
+    store.apply([], ["beta.md"], manifest())
+    assert store.search_lexical("river coal", 5) == []  # the new generation's own index
