@@ -2,6 +2,7 @@
 WebUI, LibreChat, LM Studio, Continue, the `openai` package):
 
     GET  /v1/models             -> {"object": "list", "data": [{"id": "seedrag-extractive", ...}, ...]}
+    GET  /v1/models/{id}        -> {"id", "object": "model", "created", "owned_by"}
     POST /v1/chat/completions   {"model", "messages", "stream"?, "max_tokens"?, ...} -> a chat.completion, or
                                 with "stream": true chat.completion.chunk server-sent events, then data: [DONE]
 
@@ -260,6 +261,17 @@ def router(rag: Any, slots: AnswerSlots) -> APIRouter:
     def list_models() -> Any:
         """The models (answer modes) of this server, in OpenAI's list shape."""
         return models(rag)
+
+    @r.get("/models/{model_id}")
+    def get_model(model_id: str) -> Any:
+        """One model (answer mode) of this server, or 404 model_not_found naming the models there are."""
+        found = next((m for m in models(rag)["data"] if m["id"] == model_id), None)
+        if found is None:
+            try:
+                engine_for(rag, model_id)
+            except OpenAIError as exc:
+                return exc.response()
+        return found
 
     @r.post("/chat/completions", openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": ChatRequest.model_json_schema()}}}})

@@ -38,6 +38,10 @@ def _document_text(server: str, source: str) -> str:
 def test_models_are_the_answer_modes(client: openai.OpenAI) -> None:
     ids = [m.id for m in client.models.list()]
     assert ids == ["seedrag-extractive"]  # no LLM on this server
+    assert client.models.retrieve("seedrag-extractive").owned_by == "seedrag"
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.models.retrieve("seedrag-llm")
+    assert caught.value.code == "model_not_found" and "--llm" in caught.value.message
 
 
 def test_a_completion_has_the_answer_with_a_verified_citation(client: openai.OpenAI, server: str) -> None:
