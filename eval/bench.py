@@ -18,7 +18,6 @@ before and after are recorded. Writes report.json and report.md under --out.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import os
@@ -30,7 +29,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -181,33 +180,10 @@ def concurrent_clients(rag: Any, questions: Sequence[str], clients: int, duratio
     """Serve `rag` on a free loopback port (the real app), ask every question from `clients` threads; with
     `duration`, keep asking (the questions in turn) for that many seconds, a client told 503 waiting its
     Retry-After before the next question. RSS is read before, right after, and `settle_s` after the crowd."""
-    with served(rag) as port:
+    from ui.server import create_app, in_thread
+
+    with in_thread(create_app(rag)) as port:
         return _crowd(rag, port, questions, clients, duration, settle_s)
-
-
-@contextlib.contextmanager
-def served(rag: Any) -> Iterator[int]:
-    """The real app over `rag` served by uvicorn in a thread on a free loopback port, stopped after."""
-    import socket
-
-    import uvicorn
-
-    from ui.server import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(create_app(rag), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    try:
-        yield port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _crowd(rag: Any, port: int, questions: Sequence[str], clients: int, duration: float,

@@ -75,10 +75,6 @@ def error_body(status: int, message: str, param: str | None = None, code: str | 
                       "code": code or _CODES.get(status)}}
 
 
-def _guard_error(status: int, detail: str) -> dict[str, Any]:
-    return error_body(status, detail)
-
-
 # ---- the request -------------------------------------------------------------------------------------------------
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")  # name, tool_calls, ...: accepted, not used
@@ -309,7 +305,7 @@ def install(app: FastAPI, rag: Any, slots: AnswerSlots | None = None) -> FastAPI
     """Add /v1/models and /v1/chat/completions to `app`, guarded by the server's bearer token."""
     api = router(rag, slots or answer_slots(rag.settings))
     app.include_router(api)
-    answer_unknown_paths(app, api.routes, OPENAI_PREFIX, _guard_error)
+    answer_unknown_paths(app, api.routes, OPENAI_PREFIX, error_body)
     app.add_middleware(ApiGuard, token=rag.settings.api_token, upload_limit=JSON_LIMIT, json_limit=JSON_LIMIT,
-                       prefix=OPENAI_PREFIX, error=_guard_error, upload_path=None)
+                       prefix=OPENAI_PREFIX, error=error_body, upload_path=None)
     return app

@@ -8,10 +8,13 @@ one, everything is open to whoever can reach the port: keep the default host 127
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 SHUTDOWN_SECONDS = 2  # how long a stop (Ctrl-C, SIGTERM) waits for open connections before closing them
@@ -57,6 +60,33 @@ def serve(settings: Any) -> None:
     # open chat pages hold streams (Gradio's heartbeat): without a bound, a stop waits for them to go away
     uvicorn.run(create_app(rag), host=settings.host, port=settings.port, log_level="warning",
                 timeout_graceful_shutdown=SHUTDOWN_SECONDS)
+
+
+@contextlib.contextmanager
+def in_thread(app: Any, start_seconds: float = 30) -> Iterator[int]:
+    """`app` served by uvicorn in a thread of this process on a free loopback port (yielded), stopped after:
+    for benchmarks and tests that need a real HTTP server beside the engine they hold."""
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=SHUTDOWN_SECONDS))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_seconds
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"uvicorn did not start on 127.0.0.1:{port} within {start_seconds:g} s")
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def _loopback(host: str) -> bool:

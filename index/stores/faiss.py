@@ -198,11 +198,8 @@ class FaissStore:
                 self._bm25.save(staging)
                 if damaged:
                     shutil.rmtree(folder, ignore_errors=True)
-                if folder.exists():
-                    shutil.rmtree(staging)
-                else:
-                    os.replace(staging, folder)
-            except OSError:  # a read-only index, or another process saved it first: keep ours in memory
+                os.replace(staging, folder)  # fails on a folder another process saved first
+            except OSError:  # that, or a read-only index: keep ours in memory
                 shutil.rmtree(staging, ignore_errors=True)
         return self._bm25
 

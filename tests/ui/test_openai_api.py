@@ -4,8 +4,6 @@ engine has a canned-text LLM (the `seedrag-llm` model)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +16,7 @@ from rag.generate.testing import FakeGenerator
 from rag.generate.verify import VERIFY_SYSTEM
 from rag.refusal import REFUSAL_TEXT
 from rag.settings import Settings
-from tests.servers import ATACMS, TOKEN, free_port
+from tests.servers import ATACMS, TOKEN
 from ui.openai_api import ChatMessage, answer_phrase, conversation, cut
 
 UNANSWERABLE = "What is the population of Lisbon?"
@@ -179,10 +177,10 @@ def test_cut_keeps_text_within_the_token_limit() -> None:
 # ---- the LLM model, in-process with a canned-text LLM -----------------------------------------------------------
 @pytest.fixture(scope="module")
 def llm_server(seed_rag: RAG, embedder: Any) -> Iterator[tuple[str, FakeGenerator]]:
-    import uvicorn
     from fastapi import FastAPI
 
     from ui import openai_api
+    from ui.server import in_thread
 
     def respond(messages: Any) -> str:
         if messages[0]["content"] == VERIFY_SYSTEM:
@@ -193,18 +191,8 @@ def llm_server(seed_rag: RAG, embedder: Any) -> Iterator[tuple[str, FakeGenerato
 
     generator = FakeGenerator(respond)
     rag = RAG(seed_rag.store, embedder=embedder, settings=Settings(), generator=generator)
-    app = openai_api.install(FastAPI(), rag)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", generator
-    server.should_exit = True
-    thread.join(timeout=20)
+    with in_thread(openai_api.install(FastAPI(), rag)) as port:
+        yield f"http://127.0.0.1:{port}", generator
 
 
 def test_the_llm_model_answers_through_the_llm_and_the_extractive_one_does_not(llm_server) -> None:
