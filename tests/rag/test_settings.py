@@ -73,3 +73,32 @@ def test_every_setting_is_parsed_by_its_type_and_a_literal_names_its_values():
         assert message in str(caught.value)
     with pytest.raises(ConfigError, match="llm_fallback must be one of 'extractive', 'refuse'"):
         Settings(llm_fallback="guess")  # type: ignore[arg-type]
+
+
+def test_every_setting_is_in_exactly_one_section():
+    from dataclasses import fields
+
+    from rag.settings import SECTIONS
+
+    listed = [name for names in SECTIONS.values() for name in names]
+    assert sorted(listed) == sorted(f.name for f in fields(Settings))  # none missing, none twice
+    s = Settings(port=8000, llm_ctx=2048)
+    assert s.section("server")["port"] == 8000 and s.section("llm")["llm_ctx"] == 2048
+    assert set(s.section("engine")) == {"k", "fusion", "dense_weight", "refusal_threshold", "reranker"}
+    with pytest.raises(ConfigError, match="Unknown settings section 'network'. Known: store, embedding"):
+        s.section("network")
+
+
+def test_the_readme_lists_every_setting_in_its_section():
+    import re
+    from pathlib import Path
+
+    from rag.settings import PREFIX, SECTIONS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Configuration"):readme.index("## Web chat")]
+    listed = {var: row.split("|")[1].strip() for row in table.splitlines() if row.startswith("| ")
+              for var in re.findall(r"`(SEEDRAG_[A-Z_]+)`", row.split("|")[2])}
+    wanted = {PREFIX + name.upper(): section for section, names in SECTIONS.items() for name in names}
+    assert {v: s for v, s in listed.items() if v in wanted} == wanted
+    assert set(listed) - set(wanted) == {"SEEDRAG_DATA_DIR"}

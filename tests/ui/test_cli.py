@@ -39,3 +39,26 @@ def test_index_exits_1_and_names_each_skipped_file_while_indexing_the_rest(tmp_p
     assert done.returncode == 1, done.stderr
     assert "seedrag: warning: skipped docs/broken.pdf: " in done.stderr
     assert '"added": 1' in done.stdout
+
+
+def test_settings_shows_every_setting_by_section_where_it_came_from_and_hides_secrets(tmp_path):
+    import json
+    from dataclasses import fields
+
+    from rag.settings import SECTIONS, Settings
+    from tests.servers import seedrag
+
+    done = seedrag("settings", "--json", "--llm", "openai", cwd=tmp_path, SEEDRAG_K="7",
+                   SEEDRAG_API_TOKEN="s3cret-token")
+    assert done.returncode == 0, done.stderr
+    rows = {r["name"]: r for r in json.loads(done.stdout)}
+    assert set(rows) == {f.name for f in fields(Settings)}
+    assert rows["k"] == {"section": "engine", "name": "k", "value": 7, "from": "env", "variable": "SEEDRAG_K"}
+    assert rows["llm"]["value"] == "openai" and rows["llm"]["from"] == "flag" and rows["llm"]["section"] == "llm"
+    assert rows["port"]["value"] == 7860 and rows["port"]["from"] == "default" and rows["port"]["section"] == "server"
+    assert rows["api_token"]["value"] == "(set)" and "s3cret-token" not in done.stdout
+    text = seedrag("settings", cwd=tmp_path, SEEDRAG_K="7").stdout
+    assert [line for line in text.splitlines() if line.startswith("[")] == [f"[{s}]" for s in SECTIONS]
+    assert "SEEDRAG_K" in text and " env " in text
+    bad = seedrag("settings", cwd=tmp_path, SEEDRAG_PORT="http")
+    assert bad.returncode == 2 and "SEEDRAG_PORT must be a whole number" in bad.stderr
