@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,9 +64,16 @@ class Answer:
 
     def marked_text(self, before: str = "**", after: str = "**") -> str:
         """`text` with the answer phrase wrapped in `before`/`after` (bold in Markdown by default); `text` as
-        it is when there is no phrase."""
+        it is when there is no phrase. An extractive answer is the cited sentence with the phrase marked; an
+        LLM's answer keeps its words, the phrase marked where it says it (`states`)."""
         if self.highlight is None or not self.citations:
             return self.text
+        if self.mode != "extractive":  # the LLM's own words: its first saying of the phrase
+            words = re.findall(r"\w+", self.highlight.text)
+            said = re.search(r"(?<!\w)" + r"\W+".join(map(re.escape, words)) + r"(?!\w)", self.text, re.I)
+            if not words or said is None:
+                return self.text
+            return f"{self.text[:said.start()]}{before}{said.group()}{after}{self.text[said.end():]}"
         c = self.citations[0]
         quote = marked(c.quote, self.highlight.start - c.start, self.highlight.end - c.start, before, after)
         return f"{quote} [{c.n}]"
@@ -260,7 +268,7 @@ class RAG:
             if kept:
                 citations = tuple(kept)
                 text = f"{' '.join(best.text.split())} [1]"  # a hard-wrapped quote reads as one line
-                highlight = self._highlight(best, kept[0], doc)
+                highlight = self._highlight(best.phrase, kept[0], doc)
             else:
                 refused = True
         return Answer(
@@ -305,8 +313,10 @@ class RAG:
             tokens_per_s=generated.tokens_per_s,
         )
         if generated.fallback is None:
+            question = extractive.standalone_question or extractive.question
             return dataclasses.replace(
-                extractive, text=generated.text, citations=generated.citations, highlight=None, mode=mode,
+                extractive, text=generated.text, citations=generated.citations, mode=mode,
+                highlight=self._llm_highlight(question, generated.citations, generated.text),
                 dropped_citations=generated.dropped_citations, seconds=time.perf_counter() - started, **common)
         if self.settings.llm_fallback == "extractive":
             return dataclasses.replace(
@@ -373,11 +383,26 @@ class RAG:
         section = doc.section_at(c.start) if doc is not None else ""
         return Citation(n=n, source=c.source, start=c.start, end=c.end, quote=c.text, page=page, section=section)
 
-    def _highlight(self, best: Candidate, citation: Citation, doc: Document | None) -> Highlight | None:
-        """The reader's phrase of the cited sentence, when it is verified and shorter than the sentence."""
-        if best.phrase is None:
+    def _llm_highlight(self, question: str, citations: Sequence[Citation], text: str) -> Highlight | None:
+        """The LLM's short answer as a verified span: the reader's answering phrase of the first citation, kept
+        only when the LLM's answer states it (the bold words are what the model said, found in the document)."""
+        if self.reader is None or not citations:
             return None
-        start, end = best.phrase
+        cited = citations[0]
+        doc = self.store.document(cited.source)
+        if doc is None:
+            return None
+        (reading,) = self.reader.read(question, [cited.quote])
+        if not states(text, cited.quote[reading.start:reading.end]):
+            return None
+        return self._highlight((cited.start + reading.start, cited.start + reading.end), cited, doc)
+
+    def _highlight(self, phrase: tuple[int, int] | None, citation: Citation, doc: Document | None) -> Highlight | None:
+        """The reader's `phrase` (document offsets) of the cited sentence, when it is verified and shorter than
+        the sentence."""
+        if phrase is None:
+            return None
+        start, end = phrase
         text = citation.quote[start - citation.start:end - citation.start]
         while text and text[-1] in " \t\n,;:":  # a phrase ends on a word, not on punctuation between words
             text, end = text[:-1], end - 1
@@ -398,6 +423,15 @@ class RAG:
 
     def _idf_fn(self) -> Callable[[str], float]:
         return self.store.lexical_model().idf
+
+
+def states(answer: str, phrase: str) -> bool:
+    """Does `answer` say `phrase`: its words, in order, case and punctuation aside?"""
+    def words(text: str) -> str:
+        return " " + " ".join(re.findall(r"\w+", text.casefold())) + " "
+
+    wanted = words(phrase)
+    return wanted.strip() != "" and wanted in words(answer)
 
 
 def _gate_score(best: Candidate | None) -> float | None:

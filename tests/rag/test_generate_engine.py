@@ -41,6 +41,28 @@ def test_a_supported_llm_answer_is_shown_with_verified_citations(seed_rag, embed
     assert data["mode"] == "llm:fake" and data["unsupported"] == [] and data["ttft_s"] is not None
 
 
+def test_the_llm_answer_phrase_is_a_verified_span_of_its_citation_bold_where_the_llm_says_it(seed_rag, embedder):
+    rag, _ = llm_rag(seed_rag, embedder, lambda m: GOOD.replace("[1]", f"[{_passage(m, '190 miles')}]"))
+    answer = rag.ask(QUESTION)
+    h, (c,) = answer.highlight, answer.citations
+    assert answer.mode == "llm:fake" and h is not None and "190 miles" in h.text
+    assert c.start <= h.start < h.end <= c.end and seed_rag.document(c.source).text[h.start:h.end] == h.text
+    assert len(h.text) < len(c.quote) and answer.to_json()["highlight"]["text"] == h.text
+    marked = answer.marked_text()
+    assert marked.replace("**", "") == answer.text  # the LLM's words, not the quote
+    assert "**" in marked and h.text in marked.split("**")[1]
+
+
+def test_states_is_the_phrase_said_in_order_case_and_punctuation_aside():
+    from rag.engine import states
+
+    assert states("It can fly up to 190 miles (300 kilometers) [1].", "190 miles (300 kilometers)")
+    assert states("ATACMS stands for army tactical missile systems.", "Army Tactical Missile Systems")
+    assert not states("It can fly 300 kilometers or 190 miles.", "190 miles (300 kilometers)")
+    assert not states("The range is 1900 miles.", "190 miles")
+    assert not states("Anything", "(,)")
+
+
 def test_a_rejected_llm_answer_falls_back_to_the_extractive_answer_or_a_refusal(seed_rag, embedder):
     made_up = "Each missile costs 1.5 million dollars [1]."
     rag, _ = llm_rag(seed_rag, embedder, made_up)
