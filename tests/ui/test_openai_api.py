@@ -207,4 +207,7 @@ def test_the_llm_model_answers_through_the_llm_and_the_extractive_one_does_not(l
     assert len(generator.calls) > calls
     extra = done.model_extra or {}
     assert extra["seedrag"]["mode"] == "llm:fake" and extra["citations"]
-    assert (done.choices[0].message.content or "").startswith("The ATACMS missile can fly up to 190 miles")
+    content = done.choices[0].message.content or ""
+    assert content.replace("**", "").startswith("The ATACMS missile can fly up to 190 miles")  # the LLM's words
+    phrase = extra["seedrag"]["highlight"]["text"]  # its answer phrase, bold where it says it
+    assert "190 miles" in phrase and f"**{phrase}**" in content.split("\n\n")[0]
