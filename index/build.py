@@ -206,29 +206,11 @@ def _embed(
     """Chunk and embed `docs`: every chunk's vector and its sentences' vectors (`index.sentences`, the
     sentences the answerer scores), from one forward pass with the default embedder.
 
-    The documents are split and chunked in a thread beside the embedding (sentence splitting is Python; the
-    model runs in ONNX Runtime or torch without the GIL): 1.12x the chunks/s of chunking everything first, on 600
-    SciFact abstracts (vectors identical). `progress(done, total)`: while documents are still being chunked,
-    `total` is extrapolated from those chunked so far (never reached before the end)."""
-    ready: queue.Queue[tuple[Document, list[Chunk], list[tuple[tuple[int, int], ...]]] | None] = queue.Queue(256)
-    failure: list[BaseException] = []
-    stop = threading.Event()  # the caller failed (or was interrupted): the chunker ends too
-
-    def chunker() -> None:
-        try:
-            for d, _ in docs:
-                if stop.is_set():
-                    return
-                split = split_sentences(d.text)  # once a document: the chunker packs them, each chunk keeps its own
-                chunks = chunk_document(d, size, overlap, embedder.fits, split)
-                ready.put((d, chunks, [tuple(clip(split, d.text, c.start, c.end)) for c in chunks]))
-        except BaseException as exc:  # raised again below, in the caller's thread
-            failure.append(exc)
-        finally:
-            ready.put(None)
-
-    thread = threading.Thread(target=chunker, name="seedrag-chunker", daemon=True)
-    thread.start()
+    The documents are split and chunked in a thread beside the embedding (`_Chunker`; sentence splitting is
+    Python, the model runs in ONNX Runtime or torch without the GIL): 1.12x the chunks/s of chunking everything
+    first, on 600 SciFact abstracts (vectors identical). `progress(done, total)`: while documents are still being
+    chunked, `total` is extrapolated from those chunked so far (never reached before the end)."""
+    chunker = _Chunker(docs, embedder, size, overlap)
     chunked: list[tuple[Document, list[Chunk]]] = []
     pending: list[tuple[Chunk, tuple[tuple[int, int], ...]]] = []
     blocks: list[np.ndarray] = []
@@ -238,15 +220,13 @@ def _embed(
     try:
         while True:
             while not finished and len(pending) < EMBED_BATCH:
-                item = ready.get()
+                item = chunker.get()
                 if item is None:
                     finished = True
                     break
                 chunked.append((item[0], item[1]))
                 pending.extend(zip(item[1], item[2], strict=True))
                 produced += len(item[1])
-            if failure:
-                raise failure[0]
             if not pending:
                 break
             batch, pending = pending[:EMBED_BATCH], pending[EMBED_BATCH:]
@@ -259,13 +239,7 @@ def _embed(
                 total = produced if finished else max(embedded + 1, produced * len(docs) // len(chunked))
                 progress(embedded, total)
     finally:
-        stop.set()
-        while thread.is_alive():  # unblock a chunker waiting on a full queue, then let it end
-            try:
-                ready.get(timeout=0.05)
-            except queue.Empty:
-                pass
-        thread.join()
+        chunker.close()
     vectors = np.concatenate(blocks) if blocks else np.zeros((0, embedder.dimension), dtype=np.float32)
     out, at = [], 0
     for d, chunks in chunked:
@@ -273,3 +247,48 @@ def _embed(
         out.append(StoredDocument(d, tuple(chunks), vectors[at:at + n], tuple(sentences[at:at + n])))
         at += n
     return out
+
+
+_Chunked = tuple[Document, list[Chunk], list[tuple[tuple[int, int], ...]]]
+
+
+class _Chunker:
+    """Splits and chunks documents in a thread, handing (document, chunks, each chunk's sentence spans) over a
+    bounded queue; a failure there is raised in the caller's thread by `get`."""
+
+    def __init__(self, docs: list[tuple[Document, bool]], embedder: Embedder, size: int, overlap: int) -> None:
+        self.ready: queue.Queue[_Chunked | None] = queue.Queue(256)
+        self.failure: list[BaseException] = []
+        self.stop = threading.Event()  # the caller failed (or was interrupted): the chunker ends too
+        self.thread = threading.Thread(target=self._run, args=(docs, embedder, size, overlap),
+                                       name="seedrag-chunker", daemon=True)
+        self.thread.start()
+
+    def _run(self, docs: list[tuple[Document, bool]], embedder: Embedder, size: int, overlap: int) -> None:
+        try:
+            for d, _ in docs:
+                if self.stop.is_set():
+                    return
+                split = split_sentences(d.text)  # once a document: the chunker packs them, each chunk keeps its own
+                chunks = chunk_document(d, size, overlap, embedder.fits, split)
+                self.ready.put((d, chunks, [tuple(clip(split, d.text, c.start, c.end)) for c in chunks]))
+        except BaseException as exc:  # raised again by get, in the caller's thread
+            self.failure.append(exc)
+        finally:
+            self.ready.put(None)
+
+    def get(self) -> _Chunked | None:
+        """The next chunked document, or None when all are; the chunker's failure is raised here."""
+        item = self.ready.get()
+        if item is None and self.failure:
+            raise self.failure[0]
+        return item
+
+    def close(self) -> None:
+        self.stop.set()
+        while self.thread.is_alive():  # unblock a chunker waiting on a full queue, then let it end
+            try:
+                self.ready.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self.thread.join()
